@@ -1,0 +1,62 @@
+/* The operator layer: whole-tensor fp32 operators on NHWC data, threaded over a pool.
+ * Each picks its kernel variant from the dispatch table and splits the work into
+ * ranges; kernels themselves never allocate or spawn threads. Batch is the leading
+ * dimension of every NHWC tensor. Return 0 on success, -1 when scratch memory
+ * could not be allocated. */
+#ifndef EDGERT_OPERATORS_H
+#define EDGERT_OPERATORS_H
+
+#include "edgert/dispatch.h"
+#include "edgert/threadpool.h"
+
+size_t edgert_gemm_nr(void);
+size_t edgert_gemm_packed_floats(size_t K, size_t N);
+/* B(k, n) = B[k*k_stride + n*n_stride]; bias may be NULL. */
+void edgert_gemm_pack(size_t K, size_t N, const float* B, size_t k_stride, size_t n_stride,
+                      const float* bias, float* packed);
+
+/* C[M,N] = clamp(A[M,K] * B + bias). */
+void edgert_op_gemm(edgert_threadpool* pool, size_t M, size_t N, size_t K, const float* A,
+                    size_t lda, const float* packed, float* C, size_t ldc, float min, float max);
+
+typedef struct {
+  size_t batch, H, W, C_in, OH, OW, C_out, groups;
+  size_t KH, KW, SH, SW, DH, DW, pad_top, pad_left;
+  float min, max;
+} edgert_conv_shape;
+
+/* General grouped conv (im2col + GEMM, 1x1 stride-1 goes straight to GEMM).
+ * packed holds `groups` GEMM packings back to back, each for K = KH*KW*C_in/groups ordered
+ * (ky, kx, c) and N = C_out/groups; stride between groups = edgert_gemm_packed_floats(K, N). */
+int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
+                     const float* packed, float* output);
+
+/* Depthwise conv (groups == C_in == C_out), packed by edgert_f32_dwconv_pack. */
+void edgert_op_dwconv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
+                        const float* packed, float* output);
+
+/* ConvTranspose: input [batch,H,W,C_in] -> output [batch,OH,OW,C_out]. packed holds one GEMM
+ * packing per group with K = C_in/groups, N = KH*KW*C_out/groups ordered (ky, kx, c);
+ * bias [C_out] or NULL. Pads/strides/dilations as in edgert_conv_shape (OH/OW precomputed). */
+int edgert_op_conv_transpose2d(edgert_threadpool* pool, const edgert_conv_shape* s,
+                               const float* input, const float* packed, const float* bias,
+                               float* output);
+
+typedef enum { EDGERT_POOL_MAX = 0, EDGERT_POOL_AVG = 1 } edgert_pool_kind;
+void edgert_op_pool2d(edgert_threadpool* pool, edgert_pool_kind kind, const edgert_conv_shape* s,
+                      int count_include_pad, const float* input, float* output);
+void edgert_op_global_avgpool(edgert_threadpool* pool, size_t batch, size_t pixels, size_t C,
+                              const float* input, float* output);
+
+void edgert_op_unary(edgert_threadpool* pool, edgert_unary_op op, size_t n, const float* x,
+                     float* y, const edgert_f32_unary_params* params);
+void edgert_op_prelu(edgert_threadpool* pool, size_t rows, size_t channels, const float* x,
+                     const float* slope, float* y);
+
+/* y[r, c] = clamp(a[r*a_rs + c*a_cs] op b[r*b_rs + c*b_cs]) for r < rows, c < cols, y contiguous.
+ * Column strides are 0 (broadcast) or 1, not both 0; row strides are anything. */
+void edgert_op_binary(edgert_threadpool* pool, edgert_binary_op op, size_t rows, size_t cols,
+                      const float* a, size_t a_rs, size_t a_cs, const float* b, size_t b_rs,
+                      size_t b_cs, float* y, float min, float max);
+
+#endif /* EDGERT_OPERATORS_H */

@@ -1,0 +1,25 @@
+/* A small fixed-size thread pool for the operator layer.
+ *
+ * parallelize() splits [0, range) into tiles and runs fn(ctx, start, end) on the
+ * calling thread plus the workers; it returns when every tile is done. Workers spin
+ * briefly after a job (back-to-back operators are common) and then sleep on a
+ * condition variable, so an idle session costs no CPU.
+ */
+#ifndef EDGERT_THREADPOOL_H
+#define EDGERT_THREADPOOL_H
+
+#include <stddef.h>
+
+typedef struct edgert_threadpool edgert_threadpool;
+typedef void (*edgert_task_fn)(void* ctx, size_t start, size_t end);
+
+/* threads counts the calling thread: 1 creates no workers. NULL on failure. */
+edgert_threadpool* edgert_threadpool_create(size_t threads);
+void edgert_threadpool_destroy(edgert_threadpool* pool);
+size_t edgert_threadpool_threads(const edgert_threadpool* pool);
+
+/* pool may be NULL (runs inline). tile >= 1. Not reentrant: one parallelize() at a time per pool. */
+void edgert_threadpool_parallelize(edgert_threadpool* pool, edgert_task_fn fn, void* ctx,
+                                   size_t range, size_t tile);
+
+#endif /* EDGERT_THREADPOOL_H */

@@ -1,0 +1,358 @@
+#include "edgert/operators.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgert/f32-conv.h"
+
+/* Tiles per thread for dynamic load balancing: enough to even out uneven tiles,
+ * few enough that per-tile overhead stays negligible. */
+#define TILES_PER_THREAD 6
+
+static size_t threads_of(edgert_threadpool* pool) { return edgert_threadpool_threads(pool); }
+
+/* ---------------------------------------------------------------- GEMM */
+
+size_t edgert_gemm_nr(void) { return edgert_dispatch()->gemm_nr; }
+
+size_t edgert_gemm_packed_floats(size_t K, size_t N) {
+  return edgert_f32_gemm_packed_floats(K, N, edgert_gemm_nr());
+}
+
+void edgert_gemm_pack(size_t K, size_t N, const float* B, size_t k_stride, size_t n_stride,
+                      const float* bias, float* packed) {
+  edgert_f32_gemm_pack(K, N, edgert_gemm_nr(), B, k_stride, n_stride, bias, packed);
+}
+
+typedef struct {
+  edgert_f32_gemm_fn fn;
+  size_t M, N, K, lda, ldc, mr, nr, m_tile, n_tile, m_tiles;
+  const float* A;
+  const float* packed;
+  float* C;
+  edgert_f32_minmax_params params;
+} gemm_task;
+
+static void gemm_tiles(void* ctx, size_t start, size_t end) {
+  const gemm_task* t = (const gemm_task*)ctx;
+  for (size_t i = start; i < end; i++) {
+    size_t m0 = (i % t->m_tiles) * t->m_tile;
+    size_t n0 = (i / t->m_tiles) * t->n_tile;
+    size_t m = edgert_min_sz(t->m_tile, t->M - m0);
+    size_t n = edgert_min_sz(t->n_tile, t->N - n0);
+    const float* panel = t->packed + (n0 / t->nr) * (t->nr + t->K * t->nr);
+    t->fn(m, n, t->K, t->A + m0 * t->lda, t->lda, panel, t->C + m0 * t->ldc + n0, t->ldc,
+          &t->params);
+  }
+}
+
+void edgert_op_gemm(edgert_threadpool* pool, size_t M, size_t N, size_t K, const float* A,
+                    size_t lda, const float* packed, float* C, size_t ldc, float min, float max) {
+  const edgert_dispatch_table* d = edgert_dispatch();
+  gemm_task t = {.fn = d->gemm, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .mr = d->gemm_mr,
+                 .nr = d->gemm_nr, .A = A, .packed = packed, .C = C, .params = {min, max}};
+  size_t threads = threads_of(pool);
+  if (threads == 1 || M == 0 || N == 0) {
+    if (M != 0 && N != 0) t.fn(M, N, K, A, lda, packed, C, ldc, &t.params);
+    return;
+  }
+  size_t target = threads * TILES_PER_THREAD;
+  size_t m_blocks = edgert_divide_round_up(M, t.mr);
+  size_t n_panels = edgert_divide_round_up(N, t.nr);
+  size_t m_splits = edgert_min_sz(m_blocks, target);
+  size_t n_splits = edgert_min_sz(n_panels, edgert_divide_round_up(target, m_splits));
+  t.m_tile = edgert_divide_round_up(m_blocks, m_splits) * t.mr;
+  t.n_tile = edgert_divide_round_up(n_panels, n_splits) * t.nr;
+  t.m_tiles = edgert_divide_round_up(M, t.m_tile);
+  size_t tiles = t.m_tiles * edgert_divide_round_up(N, t.n_tile);
+  edgert_threadpool_parallelize(pool, gemm_tiles, &t, tiles, 1);
+}
+
+/* ---------------------------------------------------------------- Conv (im2col + GEMM) */
+
+/* im2col scratch per tile is kept near this size so it stays in L2. */
+#define IM2COL_TILE_FLOATS (64 * 1024)
+/* Images are cut into at least this many pixel blocks so any thread count finds work. */
+#define CONV_MIN_BLOCKS 16
+
+typedef struct {
+  const edgert_conv_shape* s;
+  const float* input;
+  const float* packed;
+  float* output;
+  size_t block_pixels, blocks_per_image, k_group, cin_g, cout_g, group_stride;
+  edgert_f32_gemm_fn fn;
+  int failed;
+} conv_task;
+
+static void conv_tiles(void* ctx, size_t start, size_t end) {
+  conv_task* t = (conv_task*)ctx;
+  const edgert_conv_shape* s = t->s;
+  const edgert_f32_minmax_params params = {s->min, s->max};
+  float* cols = malloc(t->block_pixels * t->k_group * sizeof(float));
+  if (cols == NULL) {
+    t->failed = 1;
+    return;
+  }
+  const size_t pixels = s->OH * s->OW;
+  for (size_t i = start; i < end; i++) {
+    size_t g = i % s->groups;
+    size_t block = i / s->groups;
+    size_t b = block / t->blocks_per_image;
+    size_t p0 = (block % t->blocks_per_image) * t->block_pixels;
+    size_t p1 = edgert_min_sz(p0 + t->block_pixels, pixels);
+    const float* image = t->input + b * s->H * s->W * s->C_in + g * t->cin_g;
+    edgert_f32_im2col_nhwc(image, s->H, s->W, t->cin_g, s->C_in, s->KH, s->KW, s->SH, s->SW,
+                           s->DH, s->DW, s->pad_top, s->pad_left, s->OW, p0, p1, cols);
+    float* out = t->output + (b * pixels + p0) * s->C_out + g * t->cout_g;
+    t->fn(p1 - p0, t->cout_g, t->k_group, cols, t->k_group, t->packed + g * t->group_stride, out,
+          s->C_out, &params);
+  }
+  free(cols);
+}
+
+int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
+                     const float* packed, float* output) {
+  size_t cin_g = s->C_in / s->groups, cout_g = s->C_out / s->groups;
+  size_t k_group = s->KH * s->KW * cin_g;
+  size_t group_stride = edgert_gemm_packed_floats(k_group, cout_g);
+  int pointwise = s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->pad_top == 0 &&
+                  s->pad_left == 0 && s->OH == s->H && s->OW == s->W;
+  if (pointwise) { /* NHWC 1x1 conv is a GEMM over all pixels; groups index channel slices */
+    for (size_t g = 0; g < s->groups; g++)
+      edgert_op_gemm(pool, s->batch * s->H * s->W, cout_g, cin_g, input + g * cin_g, s->C_in,
+                     packed + g * group_stride, output + g * cout_g, s->C_out, s->min, s->max);
+    return 0;
+  }
+  /* Pixel blocks depend on the shape only, never on the thread count, and are whole GEMM row
+   * tiles: every output is summed in the same order however many threads run. */
+  const edgert_dispatch_table* d = edgert_dispatch();
+  const size_t pixels = s->OH * s->OW;
+  size_t block = edgert_max_sz(d->gemm_mr, IM2COL_TILE_FLOATS / edgert_max_sz(k_group, 1));
+  block = edgert_min_sz(block, edgert_divide_round_up(pixels, CONV_MIN_BLOCKS));
+  block = edgert_round_up(edgert_max_sz(block, 1), d->gemm_mr);
+  conv_task t = {.s = s, .input = input, .packed = packed, .output = output, .k_group = k_group,
+                 .cin_g = cin_g, .cout_g = cout_g, .group_stride = group_stride, .fn = d->gemm,
+                 .block_pixels = block, .blocks_per_image = edgert_divide_round_up(pixels, block)};
+  edgert_threadpool_parallelize(pool, conv_tiles, &t, s->batch * t.blocks_per_image * s->groups, 1);
+  return t.failed ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- Depthwise conv and pools */
+
+typedef struct {
+  const edgert_conv_shape* s;
+  const float* input;
+  float* output;
+  size_t in_image, out_image, rows_per_tile, tiles_per_image;
+  /* depthwise */
+  edgert_f32_dwconv_fn dw;
+  const float* packed;
+  /* pools */
+  edgert_f32_pool_fn pool_fn;
+  int count_include_pad;
+} window_task;
+
+static void dwconv_tiles(void* ctx, size_t start, size_t end) {
+  const window_task* t = (const window_task*)ctx;
+  const edgert_conv_shape* s = t->s;
+  for (size_t i = start; i < end; i++) {
+    size_t b = i / t->tiles_per_image;
+    size_t oy0 = (i % t->tiles_per_image) * t->rows_per_tile;
+    edgert_f32_dwconv_args a = {
+        .input = t->input + b * t->in_image, .output = t->output + b * t->out_image,
+        .packed = t->packed, .H = s->H, .W = s->W, .C = s->C_in, .OH = s->OH, .OW = s->OW,
+        .KH = s->KH, .KW = s->KW, .SH = s->SH, .SW = s->SW, .DH = s->DH, .DW = s->DW,
+        .pad_top = s->pad_top, .pad_left = s->pad_left, .min = s->min, .max = s->max};
+    t->dw(&a, oy0, edgert_min_sz(oy0 + t->rows_per_tile, s->OH));
+  }
+}
+
+static void pool_tiles(void* ctx, size_t start, size_t end) {
+  const window_task* t = (const window_task*)ctx;
+  const edgert_conv_shape* s = t->s;
+  for (size_t i = start; i < end; i++) {
+    size_t b = i / t->tiles_per_image;
+    size_t oy0 = (i % t->tiles_per_image) * t->rows_per_tile;
+    edgert_f32_pool_args a = {
+        .input = t->input + b * t->in_image, .output = t->output + b * t->out_image,
+        .H = s->H, .W = s->W, .C = s->C_in, .OH = s->OH, .OW = s->OW, .KH = s->KH, .KW = s->KW,
+        .SH = s->SH, .SW = s->SW, .DH = s->DH, .DW = s->DW, .pad_top = s->pad_top,
+        .pad_left = s->pad_left, .count_include_pad = t->count_include_pad, .min = s->min,
+        .max = s->max};
+    t->pool_fn(&a, oy0, edgert_min_sz(oy0 + t->rows_per_tile, s->OH));
+  }
+}
+
+static void run_rows(edgert_threadpool* pool, window_task* t, edgert_task_fn fn) {
+  const edgert_conv_shape* s = t->s;
+  t->in_image = s->H * s->W * s->C_in;
+  t->out_image = s->OH * s->OW * s->C_out;
+  size_t threads = threads_of(pool);
+  /* one row per tile when threaded, whole images otherwise (no per-call overhead) */
+  t->rows_per_tile = threads == 1 ? s->OH : 1;
+  t->tiles_per_image = edgert_divide_round_up(s->OH, t->rows_per_tile);
+  edgert_threadpool_parallelize(pool, fn, t, s->batch * t->tiles_per_image, 1);
+}
+
+void edgert_op_dwconv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
+                        const float* packed, float* output) {
+  window_task t = {.s = s, .input = input, .output = output, .packed = packed,
+                   .dw = edgert_pick_dwconv(s->KH, s->KW, s->SH, s->SW, s->DH, s->DW)};
+  run_rows(pool, &t, dwconv_tiles);
+}
+
+void edgert_op_pool2d(edgert_threadpool* pool, edgert_pool_kind kind, const edgert_conv_shape* s,
+                      int count_include_pad, const float* input, float* output) {
+  const edgert_dispatch_table* d = edgert_dispatch();
+  window_task t = {.s = s, .input = input, .output = output,
+                   .pool_fn = kind == EDGERT_POOL_MAX ? d->maxpool : d->avgpool,
+                   .count_include_pad = count_include_pad};
+  run_rows(pool, &t, pool_tiles);
+}
+
+typedef struct {
+  edgert_f32_global_avgpool_fn fn;
+  size_t pixels, C;
+  const float* input;
+  float* output;
+} gap_task;
+
+static void gap_images(void* ctx, size_t start, size_t end) {
+  const gap_task* t = (const gap_task*)ctx;
+  for (size_t b = start; b < end; b++)
+    t->fn(t->pixels, t->C, t->input + b * t->pixels * t->C, t->output + b * t->C);
+}
+
+void edgert_op_global_avgpool(edgert_threadpool* pool, size_t batch, size_t pixels, size_t C,
+                              const float* input, float* output) {
+  gap_task t = {edgert_dispatch()->global_avgpool, pixels, C, input, output};
+  edgert_threadpool_parallelize(pool, gap_images, &t, batch, 1);
+}
+
+/* ---------------------------------------------------------------- ConvTranspose */
+
+int edgert_op_conv_transpose2d(edgert_threadpool* pool, const edgert_conv_shape* s,
+                               const float* input, const float* packed, const float* bias,
+                               float* output) {
+  size_t cin_g = s->C_in / s->groups, cout_g = s->C_out / s->groups;
+  size_t n_group = s->KH * s->KW * cout_g;
+  size_t group_stride = edgert_gemm_packed_floats(cin_g, n_group);
+  size_t pixels = s->H * s->W, out_pixels = s->OH * s->OW;
+  float* cols = malloc(pixels * n_group * sizeof(float));
+  float* slice = s->groups > 1 ? malloc(out_pixels * cout_g * sizeof(float)) : NULL;
+  if (cols == NULL || (s->groups > 1 && slice == NULL)) {
+    free(cols);
+    free(slice);
+    return -1;
+  }
+  for (size_t b = 0; b < s->batch; b++) {
+    const float* image = input + b * pixels * s->C_in;
+    float* out = output + b * out_pixels * s->C_out;
+    for (size_t g = 0; g < s->groups; g++) {
+      edgert_op_gemm(pool, pixels, n_group, cin_g, image + g * cin_g, s->C_in,
+                     packed + g * group_stride, cols, n_group, -INFINITY, INFINITY);
+      /* col2im scatter-adds into a dense [OH, OW, cout_g] block that starts at the bias */
+      float* dst = s->groups > 1 ? slice : out;
+      for (size_t p = 0; p < out_pixels; p++)
+        for (size_t c = 0; c < cout_g; c++)
+          dst[p * cout_g + c] = bias != NULL ? bias[g * cout_g + c] : 0.0f;
+      edgert_f32_col2im_nhwc(cols, s->H, s->W, cout_g, s->KH, s->KW, s->SH, s->SW, s->DH, s->DW,
+                             s->pad_top, s->pad_left, s->OH, s->OW, dst);
+      if (s->groups > 1)
+        for (size_t p = 0; p < out_pixels; p++)
+          memcpy(out + p * s->C_out + g * cout_g, slice + p * cout_g, cout_g * sizeof(float));
+    }
+    if (s->min > -INFINITY || s->max < INFINITY) {
+      edgert_f32_unary_params clamp = {.min = s->min, .max = s->max};
+      edgert_op_unary(pool, EDGERT_UNARY_CLAMP, out_pixels * s->C_out, out, out, &clamp);
+    }
+  }
+  free(cols);
+  free(slice);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- Elementwise */
+
+#define ELEMENTWISE_TILE 16384
+
+typedef struct {
+  edgert_f32_vunary_fn fn;
+  const float* x;
+  float* y;
+  const edgert_f32_unary_params* params;
+} unary_task;
+
+static void unary_chunks(void* ctx, size_t start, size_t end) {
+  const unary_task* t = (const unary_task*)ctx;
+  t->fn(end - start, t->x + start, t->y + start, t->params);
+}
+
+void edgert_op_unary(edgert_threadpool* pool, edgert_unary_op op, size_t n, const float* x,
+                     float* y, const edgert_f32_unary_params* params) {
+  unary_task t = {edgert_dispatch()->unary[op], x, y, params};
+  edgert_threadpool_parallelize(pool, unary_chunks, &t, n, ELEMENTWISE_TILE);
+}
+
+typedef struct {
+  void (*fn)(size_t rows, size_t channels, const float* x, const float* slope, float* y);
+  size_t channels;
+  const float* x;
+  const float* slope;
+  float* y;
+} prelu_task;
+
+static void prelu_rows(void* ctx, size_t start, size_t end) {
+  const prelu_task* t = (const prelu_task*)ctx;
+  t->fn(end - start, t->channels, t->x + start * t->channels, t->slope,
+        t->y + start * t->channels);
+}
+
+void edgert_op_prelu(edgert_threadpool* pool, size_t rows, size_t channels, const float* x,
+                     const float* slope, float* y) {
+  prelu_task t = {edgert_dispatch()->prelu, channels, x, slope, y};
+  edgert_threadpool_parallelize(pool, prelu_rows, &t, rows,
+                                edgert_max_sz(1, ELEMENTWISE_TILE / edgert_max_sz(channels, 1)));
+}
+
+typedef struct {
+  const edgert_f32_binary_variants* v;
+  size_t cols, col_chunk, chunks_per_row;
+  const float* a;
+  size_t a_rs, a_cs;
+  const float* b;
+  size_t b_rs, b_cs;
+  float* y;
+  edgert_f32_minmax_params params;
+} binary_task;
+
+static void binary_chunks(void* ctx, size_t start, size_t end) {
+  const binary_task* t = (const binary_task*)ctx;
+  for (size_t i = start; i < end; i++) {
+    size_t r = i / t->chunks_per_row;
+    size_t c0 = (i % t->chunks_per_row) * t->col_chunk;
+    size_t n = edgert_min_sz(t->col_chunk, t->cols - c0);
+    const float* a = t->a + r * t->a_rs + c0 * t->a_cs;
+    const float* b = t->b + r * t->b_rs + c0 * t->b_cs;
+    float* y = t->y + r * t->cols + c0;
+    if (t->a_cs && t->b_cs) t->v->vv(n, a, b, y, &t->params);
+    else if (t->a_cs) t->v->vc(n, a, b, y, &t->params);
+    else t->v->rvc(n, b, a, y, &t->params);
+  }
+}
+
+void edgert_op_binary(edgert_threadpool* pool, edgert_binary_op op, size_t rows, size_t cols,
+                      const float* a, size_t a_rs, size_t a_cs, const float* b, size_t b_rs,
+                      size_t b_cs, float* y, float min, float max) {
+  binary_task t = {.v = &edgert_dispatch()->binary[op], .cols = cols, .a = a, .a_rs = a_rs,
+                   .a_cs = a_cs, .b = b, .b_rs = b_rs, .b_cs = b_cs, .y = y,
+                   .params = {min, max}};
+  t.col_chunk = edgert_min_sz(cols, ELEMENTWISE_TILE);
+  if (t.col_chunk == 0) return;
+  t.chunks_per_row = edgert_divide_round_up(cols, t.col_chunk);
+  size_t rows_per_task = edgert_max_sz(1, ELEMENTWISE_TILE / cols);
+  edgert_threadpool_parallelize(pool, binary_chunks, &t, rows * t.chunks_per_row,
+                                t.chunks_per_row == 1 ? rows_per_task : 1);
+}
