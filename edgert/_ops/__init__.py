@@ -1,0 +1,1 @@
+"""Private: the compiled kernels (edgert._ops._kernels). Use edgert.load() instead."""

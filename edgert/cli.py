@@ -1,0 +1,183 @@
+"""The `edgert` command: info, run, demo."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from edgert.errors import EdgeRTError
+
+
+def _parse_shape_overrides(items) -> dict[str, tuple]:
+    shapes = {}
+    for item in items or []:
+        name, _, dims = item.partition("=")
+        try:
+            shapes[name] = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            raise EdgeRTError(f"--shape {item!r}: expected NAME=DxDxD, e.g. images=1x3x224x224") from None
+    return shapes
+
+
+def _concrete_shapes(sess, overrides) -> list[tuple]:
+    shapes = []
+    for t in sess.inputs:
+        if t.name in overrides:
+            shapes.append(overrides[t.name])
+        elif t.shape is None:
+            raise EdgeRTError(f"input '{t.name}' has unknown rank: give --shape {t.name}=...")
+        else:
+            shapes.append(tuple(d if isinstance(d, int) and d > 0 else 1 for d in t.shape))
+    return shapes
+
+
+def random_feeds(sess, shapes, seed=0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for t, shape in zip(sess.inputs, shapes):
+        if np.issubdtype(t.dtype, np.floating):
+            feeds[t.name] = rng.standard_normal(shape).astype(t.dtype)
+        elif t.dtype == np.bool_:
+            feeds[t.name] = rng.integers(0, 2, shape).astype(bool)
+        else:
+            info = np.iinfo(t.dtype)
+            feeds[t.name] = rng.integers(max(info.min, -128), min(info.max, 127), shape).astype(t.dtype)
+    return feeds
+
+
+def cmd_info(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    import edgert
+
+    sess = edgert.load(args.model, threads=1, backend="edgert")
+    console = Console()
+    graph = sess._graph
+    console.print(f"[bold]{args.model}[/bold]  opset {sess.opset}")
+    io = Table("", "name", "shape", "dtype", title="inputs / outputs")
+    for kind, infos in (("input", sess.inputs), ("output", sess.outputs)):
+        for t in infos:
+            io.add_row(kind, t.name, str(t.shape), str(t.dtype))
+    console.print(io)
+    params = sum(int(a.size) for a in graph.constants.values() if np.issubdtype(a.dtype, np.floating))
+    plan = sess.plan_for(_concrete_shapes(sess, _parse_shape_overrides(args.shape)))
+    counts: dict[str, list[int]] = {}
+    fallback_nodes = []
+    for step in plan.steps:
+        if not step.node:
+            continue
+        label = step.label.split("[")[0]
+        entry = counts.setdefault(label, [0, 0])
+        entry[0 if step.native else 1] += 1
+        if not step.native:
+            fallback_nodes.append(f"{step.node} ({step.label})")
+    ops = Table("op", "native kernels", "numpy reference", title="steps after fusion")
+    for label, (native, ref) in sorted(counts.items(), key=lambda kv: -sum(kv[1])):
+        ops.add_row(label, str(native), str(ref))
+    console.print(ops)
+    macs = sum(s.macs for s in plan.steps)
+    console.print(f"parameters: {params:,}   MACs: {macs / 1e6:,.1f} M   "
+                  f"arena: {plan.arena_bytes / 2**20:.2f} MiB (without reuse {plan.naive_bytes / 2**20:.2f} MiB)   "
+                  f"layout conversions: {sum(1 for s in plan.steps if not s.node)}")
+    if fallback_nodes:
+        console.print("nodes on the numpy reference path: " + ", ".join(fallback_nodes[:20])
+                      + (" ..." if len(fallback_nodes) > 20 else ""))
+    return 0
+
+
+def _save_npz_atomic(path: str, arrays: dict) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".edgert-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def cmd_run(args) -> int:
+    import edgert
+
+    sess = edgert.load(args.model, threads=args.threads, backend=args.backend)
+    feeds = {}
+    for item in args.input or []:
+        name, _, path = item.partition("=")
+        if not path:
+            raise EdgeRTError(f"--input {item!r}: expected NAME=FILE.npy")
+        try:
+            feeds[name] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise EdgeRTError(f"--input {name}: cannot read {path}: {e}") from None
+    if not feeds:
+        feeds = random_feeds(sess, _concrete_shapes(sess, _parse_shape_overrides(args.shape)), args.seed)
+    outputs = sess.run(feeds)
+    for name, out in outputs.items():
+        stats = ""
+        if out.size and np.issubdtype(out.dtype, np.number):
+            o = out.astype(np.float64)
+            stats = f" min {o.min():.5g} max {o.max():.5g} mean {o.mean():.5g}"
+            if out.ndim == 2 and out.shape[1] > 1:
+                stats += f" argmax {out.argmax(axis=1)[:8].tolist()}"
+        print(f"{name}: {out.dtype} {list(out.shape)}{stats}")
+    if args.save:
+        if os.path.exists(args.save) and not args.force:
+            raise EdgeRTError(f"{args.save} exists; pass --force to overwrite it")
+        if os.path.abspath(args.save) == os.path.abspath(args.model):
+            raise EdgeRTError("--save would overwrite the model")
+        _save_npz_atomic(args.save, outputs)
+        print(f"saved {len(outputs)} outputs to {args.save}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    print("edgert demo: the live detection demo is not yet available in this version.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import edgert
+
+    parser = argparse.ArgumentParser(prog="edgert", description="Fast inference for vision models on edge CPUs.")
+    parser.add_argument("--version", action="version", version=f"edgert {edgert.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="inputs, outputs, ops (native vs reference), params, MACs")
+    p.add_argument("model")
+    p.add_argument("--shape", action="append", metavar="NAME=DxD...", help="concrete shape for a symbolic input")
+    p.set_defaults(fn=cmd_info)
+
+    p = sub.add_parser("run", help="run a model once on given or random inputs")
+    p.add_argument("model")
+    p.add_argument("--input", action="append", metavar="NAME=FILE.npy")
+    p.add_argument("--shape", action="append", metavar="NAME=DxD...", help="shape for random inputs")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--backend", default="edgert", choices=edgert.BACKENDS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", metavar="OUT.npz", help="write all outputs (atomically)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("demo", help="live detection demo")
+    p.set_defaults(fn=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except EdgeRTError as e:
+        print(f"edgert: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

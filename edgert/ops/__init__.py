@@ -1,0 +1,10 @@
+"""ONNX operator semantics in numpy (NCHW, exactly as the ONNX spec defines them).
+
+These implementations are the runtime's definition of each operator: the planner uses
+them to fold constant subgraphs and to infer shapes, and runs them for the light
+data-movement operators (Reshape, Concat, Resize, ...). Heavy operators (Conv, Gemm,
+pools, activations) run on the native kernels instead; see edgert.runtime.lower.
+"""
+from edgert.ops.reference import REFERENCE, run_reference
+
+__all__ = ["REFERENCE", "run_reference"]

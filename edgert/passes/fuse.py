@@ -1,0 +1,186 @@
+"""Load-time rewrites: 1-D convs as 2-D, BatchNorm folded into Conv, x*sigmoid(x) -> Swish,
+x*HardSigmoid(x) -> HardSwish, MatMul+Add -> MatMul with bias, and Relu/Relu6/Clip fused into
+the producer as an output clamp (attribute `edgert_clamp`). Shape-dependent work
+(constant folding of Shape chains, layouts) happens in the planner."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgert.ir import Graph, Node
+
+# Producers whose native kernels apply an output clamp for free.
+CLAMP_PRODUCERS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div",
+                   "MaxPool", "AveragePool", "BatchNormalization"}
+
+
+def optimize(graph: Graph) -> Graph:
+    conv1d_as_2d(graph)
+    fold_batchnorm_into_conv(graph)
+    fuse_gating(graph)
+    fuse_matmul_bias(graph)
+    fuse_clamp(graph)
+    graph.remove_dead_nodes()
+    return graph
+
+
+def _single_consumer(graph: Graph, name: str, users) -> Node | None:
+    """The only node reading `name`, when it is not also a graph output."""
+    readers = users.get(name, [])
+    if len(readers) != 1 or name in graph.output_names:
+        return None
+    return readers[0]
+
+
+def _const(graph: Graph, name: str):
+    return graph.constants.get(name) if name else None
+
+
+def conv1d_as_2d(graph: Graph) -> None:
+    """Conv/ConvTranspose/pools over [N, C, L] become 2-D ops over [N, C, 1, L]."""
+    out: list[Node] = []
+    for node in graph.nodes:
+        weights = _const(graph, node.inputs[1]) if node.op_type in ("Conv", "ConvTranspose") and len(node.inputs) > 1 else None
+        is_1d = (weights is not None and weights.ndim == 3) or (
+            node.op_type in ("MaxPool", "AveragePool") and len(node.attr("kernel_shape", [])) == 1)
+        if not is_1d or len([o for o in node.outputs if o]) != 1:
+            out.append(node)
+            continue
+        x2d, y2d, axes = f"{node.name}:x2d", f"{node.name}:y2d", f"{node.name}:axis2"
+        graph.constants[axes] = np.array([2], np.int64)
+        attrs = dict(node.attrs)
+        for key, fill in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("output_padding", 0)):
+            if key in attrs:
+                attrs[key] = [fill] + list(attrs[key])
+        if "pads" in attrs:
+            b, e = attrs["pads"]
+            attrs["pads"] = [0, b, 0, e]
+        if "output_shape" in attrs:
+            attrs["output_shape"] = [1] + list(attrs["output_shape"][-1:])
+        inputs = [x2d] + node.inputs[1:]
+        if weights is not None:
+            w2d = f"{node.inputs[1]}:2d"
+            graph.constants[w2d] = weights[:, :, None, :]
+            inputs[1] = w2d
+        out.append(Node("Unsqueeze", f"{node.name}:unsqueeze", [node.inputs[0], axes], [x2d]))
+        out.append(Node(node.op_type, node.name, inputs, [y2d], attrs))
+        out.append(Node("Squeeze", f"{node.name}:squeeze", [y2d, axes], [node.outputs[0]]))
+    graph.nodes = out
+
+
+def fold_batchnorm_into_conv(graph: Graph) -> None:
+    users = graph.consumers()
+    removed = set()
+    for node in graph.nodes:
+        if node.op_type != "Conv" or len(node.inputs) < 2:
+            continue
+        bn = _single_consumer(graph, node.outputs[0], users)
+        if bn is None or bn.op_type != "BatchNormalization" or len([o for o in bn.outputs if o]) != 1:
+            continue
+        weights = _const(graph, node.inputs[1])
+        params = [_const(graph, n) for n in bn.inputs[1:5]]
+        if weights is None or any(p is None for p in params) or weights.dtype != np.float32:
+            continue
+        bias = _const(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+        scale, shift, mean, var = (np.asarray(p, np.float64) for p in params)
+        mul = scale / np.sqrt(var + bn.attr("epsilon", 1e-5))
+        w = (weights.astype(np.float64) * mul.reshape((-1,) + (1,) * (weights.ndim - 1))).astype(np.float32)
+        b = ((0.0 if bias is None else bias.astype(np.float64)) - mean) * mul + shift
+        w_name, b_name = f"{node.name}:w_bn", f"{node.name}:b_bn"
+        graph.constants[w_name] = w
+        graph.constants[b_name] = b.astype(np.float32)
+        node.inputs = [node.inputs[0], w_name, b_name]
+        node.outputs = [bn.outputs[0]]
+        removed.add(id(bn))
+    graph.nodes = [n for n in graph.nodes if id(n) not in removed]
+
+
+def _is_hardswish_gate(graph: Graph, node: Node) -> bool:
+    return (node.op_type == "HardSigmoid" and math.isclose(node.attr("alpha", 0.2), 1 / 6, rel_tol=1e-5)
+            and math.isclose(node.attr("beta", 0.5), 0.5, rel_tol=1e-6))
+
+
+def fuse_gating(graph: Graph) -> None:
+    """Mul(x, Sigmoid(x)) -> Swish(x); Mul(x, HardSigmoid(x; 1/6, 0.5)) -> HardSwish(x)."""
+    users = graph.consumers()
+    producers = graph.producers()
+    removed = set()
+    for node in graph.nodes:
+        if node.op_type != "Mul" or len(node.inputs) != 2:
+            continue
+        for gate_in, other in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
+            gate = producers.get(gate_in)
+            if gate is None or gate.inputs[0] != other or _single_consumer(graph, gate_in, users) is not node:
+                continue
+            if gate.op_type == "Sigmoid":
+                fused = "Swish"
+            elif _is_hardswish_gate(graph, gate):
+                fused = "HardSwish"
+            else:
+                continue
+            node.op_type, node.inputs, node.attrs = fused, [other], {}
+            removed.add(id(gate))
+            break
+    graph.nodes = [n for n in graph.nodes if id(n) not in removed]
+
+
+def fuse_matmul_bias(graph: Graph) -> None:
+    users = graph.consumers()
+    removed = set()
+    for node in graph.nodes:
+        if node.op_type != "MatMul" or _const(graph, node.inputs[1]) is None:
+            continue
+        weights = _const(graph, node.inputs[1])
+        add = _single_consumer(graph, node.outputs[0], users)
+        if weights.ndim != 2 or add is None or add.op_type != "Add":
+            continue
+        other = add.inputs[1] if add.inputs[0] == node.outputs[0] else add.inputs[0]
+        bias = _const(graph, other)
+        if bias is None or bias.size != weights.shape[1] or bias.shape[-1] != weights.shape[1] or bias.dtype != np.float32:
+            continue
+        node.attrs["edgert_bias"] = bias.reshape(-1)
+        node.outputs = [add.outputs[0]]
+        removed.add(id(add))
+    graph.nodes = [n for n in graph.nodes if id(n) not in removed]
+
+
+def _clamp_of(graph: Graph, node: Node) -> tuple[float, float] | None:
+    if node.op_type == "Relu":
+        return 0.0, math.inf
+    if node.op_type != "Clip":
+        return None
+    if graph.opset < 11:
+        return node.attr("min", -math.inf), node.attr("max", math.inf)
+    bounds = []
+    for i, default in ((1, -math.inf), (2, math.inf)):
+        name = node.inputs[i] if len(node.inputs) > i else ""
+        if not name:
+            bounds.append(default)
+            continue
+        value = _const(graph, name)
+        if value is None:
+            return None
+        bounds.append(float(value.reshape(-1)[0]))
+    return bounds[0], bounds[1]
+
+
+def fuse_clamp(graph: Graph) -> None:
+    users = graph.consumers()
+    producers = graph.producers()
+    removed = set()
+    for node in graph.nodes:
+        bounds = _clamp_of(graph, node)
+        if bounds is None:
+            continue
+        producer = producers.get(node.inputs[0])
+        if (producer is None or producer.op_type not in CLAMP_PRODUCERS or id(producer) in removed
+                or len([o for o in producer.outputs if o]) != 1
+                or _single_consumer(graph, node.inputs[0], users) is not node):
+            continue
+        lo, hi = producer.attr("edgert_clamp", (-math.inf, math.inf))
+        producer.attrs["edgert_clamp"] = (max(lo, bounds[0]), min(hi, bounds[1]))
+        producer.outputs = [node.outputs[0]]
+        producers[node.outputs[0]] = producer
+        removed.add(id(node))
+    graph.nodes = [n for n in graph.nodes if id(n) not in removed]
