@@ -64,6 +64,8 @@ cdef extern from "edgert/operators.h":
     void edgert_op_binary(edgert_threadpool* pool, int op, size_t rows, size_t cols,
                           const float* a, size_t a_rs, size_t a_cs, const float* b, size_t b_rs,
                           size_t b_cs, float* y, float min, float max) nogil
+    void edgert_op_transpose2d_x32(edgert_threadpool* pool, size_t batch, size_t rows, size_t cols,
+                                   const unsigned int* x, unsigned int* y) nogil
 
 UNARY_OPS = ("clamp", "sigmoid", "tanh", "hardsigmoid", "hardswish", "swish", "gelu",
              "gelu_tanh", "leakyrelu", "elu", "exp")
@@ -354,3 +356,27 @@ cdef class Binary:
         with nogil:
             edgert_op_binary(self.pool, self.op, self.rows, self.cols, self.a, self.a_rs,
                              self.a_cs, self.b, self.b_rs, self.b_cs, self.y, self.lo, self.hi)
+
+
+cdef class Transpose2d:
+    """Per batch, x[rows][cols] -> y[cols][rows] for 4-byte elements (NCHW <-> NHWC)."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const unsigned int* x
+    cdef unsigned int* y
+    cdef size_t batch, rows, cols
+
+    def __init__(self, ThreadPool pool, x, y, size_t batch, size_t rows, size_t cols):
+        for arr, what in ((x, "input"), (y, "output")):
+            if not isinstance(arr, np.ndarray) or arr.dtype.itemsize != 4 or not arr.flags.c_contiguous:
+                raise TypeError(f"{what}: expected a C-contiguous array of 4-byte elements")
+            expect_size(arr, batch * rows * cols, what)
+        self.refs = (pool, x, y)
+        self.pool = pool.ptr
+        self.x = <const unsigned int*>cnp.PyArray_DATA(<cnp.ndarray>x)
+        self.y = <unsigned int*>cnp.PyArray_DATA(<cnp.ndarray>y)
+        self.batch, self.rows, self.cols = batch, rows, cols
+
+    def __call__(self):
+        with nogil:
+            edgert_op_transpose2d_x32(self.pool, self.batch, self.rows, self.cols, self.x, self.y)

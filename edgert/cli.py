@@ -104,6 +104,11 @@ def _save_npz_atomic(path: str, arrays: dict) -> None:
 def cmd_run(args) -> int:
     import edgert
 
+    if args.save:  # refuse before doing any work
+        if os.path.abspath(args.save) == os.path.abspath(args.model):
+            raise EdgeRTError("--save would overwrite the model")
+        if os.path.exists(args.save) and not args.force:
+            raise EdgeRTError(f"{args.save} exists; pass --force to overwrite it")
     sess = edgert.load(args.model, threads=args.threads, backend=args.backend)
     feeds = {}
     for item in args.input or []:
@@ -126,10 +131,6 @@ def cmd_run(args) -> int:
                 stats += f" argmax {out.argmax(axis=1)[:8].tolist()}"
         print(f"{name}: {out.dtype} {list(out.shape)}{stats}")
     if args.save:
-        if os.path.exists(args.save) and not args.force:
-            raise EdgeRTError(f"{args.save} exists; pass --force to overwrite it")
-        if os.path.abspath(args.save) == os.path.abspath(args.model):
-            raise EdgeRTError("--save would overwrite the model")
         _save_npz_atomic(args.save, outputs)
         print(f"saved {len(outputs)} outputs to {args.save}")
     return 0

@@ -19,7 +19,7 @@ _ORT_TYPES = {
 class OnnxRuntimeSession(SessionBase):
     backend = "onnxruntime"
 
-    def __init__(self, model, threads=None):
+    def __init__(self, model, threads=None, spinning: bool = True):
         try:
             import onnxruntime as ort
         except ImportError:
@@ -29,6 +29,8 @@ class OnnxRuntimeSession(SessionBase):
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        if not spinning:  # idle workers sleep instead of spinning (fair interleaved benchmarks)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if not isinstance(model, (bytes, bytearray)):
             if hasattr(model, "SerializeToString"):
                 model = model.SerializeToString()

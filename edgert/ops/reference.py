@@ -423,6 +423,8 @@ def _softmax_last(x, op_type):
 @ref("BatchNormalization")
 def _batchnorm(node, inputs, opset):
     x, scale, bias, mean, var = inputs[:5]
+    if node.attr("training_mode", 0):
+        raise UnsupportedOperatorError(node.op_type, node.name, "training_mode=1 (edgert runs inference only)")
     eps = node.attr("epsilon", 1e-5)
     shape = (1, -1) + (1,) * (x.ndim - 2)
     inv = (scale / np.sqrt(var + eps)).reshape(shape)

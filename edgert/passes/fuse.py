@@ -76,7 +76,8 @@ def fold_batchnorm_into_conv(graph: Graph) -> None:
         if node.op_type != "Conv" or len(node.inputs) < 2:
             continue
         bn = _single_consumer(graph, node.outputs[0], users)
-        if bn is None or bn.op_type != "BatchNormalization" or len([o for o in bn.outputs if o]) != 1:
+        if (bn is None or bn.op_type != "BatchNormalization" or bn.attr("training_mode", 0)
+                or len([o for o in bn.outputs if o]) != 1):
             continue
         weights = _const(graph, node.inputs[1])
         params = [_const(graph, n) for n in bn.inputs[1:5]]

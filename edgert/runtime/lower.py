@@ -514,6 +514,8 @@ def lower_binary(p: Planner, node: Node, ins):
 def lower_batchnorm(p: Planner, node: Node, ins):
     x = ins[0]
     params = [_require_const(node, v, "BatchNormalization parameters") for v in ins[1:5]]
+    if node.attr("training_mode", 0):
+        raise UnsupportedOperatorError(node.op_type, node.name, "training_mode=1 (edgert runs inference only)")
     if not _is_f32_runtime(x) or len(x.shape) < 2 or len([o for o in node.outputs if o]) > 1:
         return None
     scale, bias, mean, var = (np.asarray(v, np.float64) for v in params)

@@ -9,11 +9,13 @@ over their live ranges, so tensors whose lifetimes do not overlap share memory.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from edgert._ops import _kernels as K
 from edgert.errors import EdgeRTError, UnsupportedOperatorError
 from edgert.ir import Graph, Node
 from edgert.ops import REFERENCE, run_reference
@@ -101,13 +103,16 @@ class Planner:
         if len(v.shape) != 4:
             raise EdgeRTError(f"internal: cannot convert rank-{len(v.shape)} '{v.name}' to {layout}")
         w = self.new_value(f"{v.name}:{layout}", v.shape, v.dtype, layout)
-        perm = TO_NHWC if layout == NHWC else TO_NCHW
+        n, c, h, wd = v.shape
+        rows, cols = (c, h * wd) if layout == NHWC else (h * wd, c)
 
-        def build(views, src=v, dst=w, perm=perm):
-            s, d = views[src], views[dst]
+        def build(views, src=v, dst=w):
+            if src.dtype.itemsize == 4:
+                return K.Transpose2d(self.pool, views[src], views[dst], n, rows, cols)
+            s, d, perm = views[src], views[dst], (TO_NHWC if layout == NHWC else TO_NCHW)
             return lambda: np.copyto(d, s.transpose(perm))
 
-        self.emit(StepSpec(f"to_{layout}", "", [v], [w], build, native=False))
+        self.emit(StepSpec(f"to_{layout}", "", [v], [w], build, native=v.dtype.itemsize == 4))
         self._converted[key] = w
         return w
 
@@ -164,6 +169,9 @@ class Planner:
             raise
         except Exception as e:
             raise UnsupportedOperatorError(node.op_type, node.name, f"cannot evaluate: {e}") from None
+        wanted = len([o for o in node.outputs if o])
+        if len(results) < len(node.outputs) and wanted > len(results):
+            raise UnsupportedOperatorError(node.op_type, node.name, f"{wanted} outputs requested, {len(results)} supported")
         keep_nhwc = _prefers_nhwc(node, ins, results)
         outs = []
         for name, r in zip(node.outputs, results):
@@ -261,6 +269,17 @@ class Plan:
         for call in self.calls:
             call()
         return {name: np.array(view) for name, view in self._output_views}
+
+    def step_times(self, feeds: list[np.ndarray]) -> list[float]:
+        """Seconds each step takes in one run (for profiles; run() has no timing overhead)."""
+        for (value, view), array in zip(self._input_views, feeds):
+            np.copyto(view, array)
+        times = []
+        for call in self.calls:
+            t0 = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - t0)
+        return times
 
 
 def _place(buffers: list[Buffer]) -> int:

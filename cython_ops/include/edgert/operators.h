@@ -59,4 +59,9 @@ void edgert_op_binary(edgert_threadpool* pool, edgert_binary_op op, size_t rows,
                       const float* a, size_t a_rs, size_t a_cs, const float* b, size_t b_rs,
                       size_t b_cs, float* y, float min, float max);
 
+/* Layout conversion: per batch, x[rows][cols] -> y[cols][rows] (NCHW -> NHWC is rows = C,
+ * cols = H*W; NHWC -> NCHW the reverse). Any 4-byte element type. */
+void edgert_op_transpose2d_x32(edgert_threadpool* pool, size_t batch, size_t rows, size_t cols,
+                               const uint32_t* x, uint32_t* y);
+
 #endif /* EDGERT_OPERATORS_H */

@@ -356,3 +356,36 @@ void edgert_op_binary(edgert_threadpool* pool, edgert_binary_op op, size_t rows,
   edgert_threadpool_parallelize(pool, binary_chunks, &t, rows * t.chunks_per_row,
                                 t.chunks_per_row == 1 ? rows_per_task : 1);
 }
+
+/* ---------------------------------------------------------------- Layout conversion */
+
+/* Square blocks keep both the reads and the writes within a few cache lines. */
+#define TRANSPOSE_BLOCK 32
+
+typedef struct {
+  size_t rows, cols, col_blocks;
+  const uint32_t* x;
+  uint32_t* y;
+} transpose_task;
+
+static void transpose_blocks(void* ctx, size_t start, size_t end) {
+  const transpose_task* t = (const transpose_task*)ctx;
+  for (size_t i = start; i < end; i++) {
+    size_t b = i / t->col_blocks;
+    size_t c0 = (i % t->col_blocks) * TRANSPOSE_BLOCK;
+    size_t c1 = edgert_min_sz(c0 + TRANSPOSE_BLOCK, t->cols);
+    const uint32_t* x = t->x + b * t->rows * t->cols;
+    uint32_t* y = t->y + b * t->rows * t->cols;
+    for (size_t r0 = 0; r0 < t->rows; r0 += TRANSPOSE_BLOCK) {
+      size_t r1 = edgert_min_sz(r0 + TRANSPOSE_BLOCK, t->rows);
+      for (size_t c = c0; c < c1; c++)
+        for (size_t r = r0; r < r1; r++) y[c * t->rows + r] = x[r * t->cols + c];
+    }
+  }
+}
+
+void edgert_op_transpose2d_x32(edgert_threadpool* pool, size_t batch, size_t rows, size_t cols,
+                               const uint32_t* x, uint32_t* y) {
+  transpose_task t = {rows, cols, edgert_divide_round_up(cols, TRANSPOSE_BLOCK), x, y};
+  edgert_threadpool_parallelize(pool, transpose_blocks, &t, batch * t.col_blocks, 1);
+}

@@ -1,38 +1,34 @@
 #include "edgert/threadpool.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
-/* Spin iterations a worker polls for the next job before sleeping (~tens of microseconds). */
+/* Spin iterations before sleeping on a condition variable (~tens of microseconds): back-to-back
+ * operators find workers awake, an idle session costs no CPU. */
 #define EDGERT_SPIN_ROUNDS 20000
+
+/* One parallelize() call. Lives on the caller's stack; the caller only returns once no worker
+ * can still reach it (see `joining`). */
+typedef struct {
+  edgert_task_fn fn;
+  void* ctx;
+  size_t range, tile, tiles;
+  atomic_size_t next;       /* next tile to hand out */
+  atomic_size_t completed;  /* tiles finished */
+} job;
 
 struct edgert_threadpool {
   size_t threads;
   pthread_t* workers;
   pthread_mutex_t mutex;
-  pthread_cond_t wake;   /* workers wait here for a new generation */
-  pthread_cond_t done;   /* the caller waits here for the last worker */
-  atomic_uint generation;
-  atomic_size_t next_tile;
-  atomic_size_t active;  /* workers still inside the current job */
-  int stop;
-  /* current job */
-  edgert_task_fn fn;
-  void* ctx;
-  size_t range, tile, tiles;
+  pthread_cond_t wake;       /* workers sleep here between jobs */
+  pthread_cond_t done;       /* the caller sleeps here for the last tile */
+  atomic_uint generation;    /* bumped for every new job: wakes workers */
+  _Atomic(job*) current;     /* the job workers may join, NULL between jobs */
+  atomic_int joining;        /* workers between "about to read current" and "done with it" */
+  atomic_int stop;
 };
-
-static void run_tiles(edgert_threadpool* pool) {
-  for (;;) {
-    size_t t = atomic_fetch_add_explicit(&pool->next_tile, 1, memory_order_relaxed);
-    if (t >= pool->tiles) break;
-    size_t start = t * pool->tile;
-    size_t end = start + pool->tile < pool->range ? start + pool->tile : pool->range;
-    pool->fn(pool->ctx, start, end);
-  }
-}
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__)
@@ -42,32 +38,49 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Runs tiles until none are left; returns 1 if this call finished the job's last tile. */
+static int run_tiles(job* j) {
+  int finished_last = 0;
+  for (;;) {
+    size_t t = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+    if (t >= j->tiles) break;
+    size_t start = t * j->tile;
+    size_t end = start + j->tile < j->range ? start + j->tile : j->range;
+    j->fn(j->ctx, start, end);
+    if (atomic_fetch_add_explicit(&j->completed, 1, memory_order_acq_rel) + 1 == j->tiles)
+      finished_last = 1;
+  }
+  return finished_last;
+}
+
 static void* worker_main(void* arg) {
   edgert_threadpool* pool = (edgert_threadpool*)arg;
-  /* Generation 0 is "no job yet". Reading the counter here instead would race with a job
-   * published before this thread got scheduled, and the worker would sleep through it. */
-  unsigned seen = 0;
+  unsigned seen = 0; /* generation 0: no job published yet */
   for (;;) {
     int spins = 0;
-    while (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen &&
-           spins < EDGERT_SPIN_ROUNDS) {
+    while (atomic_load(&pool->generation) == seen && spins < EDGERT_SPIN_ROUNDS) {
       cpu_relax();
       spins++;
     }
-    if (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen) {
+    if (atomic_load(&pool->generation) == seen) {
       pthread_mutex_lock(&pool->mutex);
-      while (atomic_load(&pool->generation) == seen && !pool->stop)
+      while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
         pthread_cond_wait(&pool->wake, &pool->mutex);
       pthread_mutex_unlock(&pool->mutex);
     }
-    if (pool->stop) return NULL;
+    if (atomic_load(&pool->stop)) return NULL;
     seen = atomic_load(&pool->generation);
-    run_tiles(pool);
-    if (atomic_fetch_sub_explicit(&pool->active, 1, memory_order_acq_rel) == 1) {
+    /* Announce before looking, so the caller cannot retire the job between our load and use.
+     * A worker that was descheduled through a whole job simply finds current == NULL or a
+     * newer job: the caller never waits for workers that did not join. */
+    atomic_fetch_add(&pool->joining, 1);
+    job* j = atomic_load(&pool->current);
+    if (j != NULL && run_tiles(j)) {
       pthread_mutex_lock(&pool->mutex);
       pthread_cond_signal(&pool->done);
       pthread_mutex_unlock(&pool->mutex);
     }
+    atomic_fetch_sub(&pool->joining, 1);
   }
 }
 
@@ -75,13 +88,14 @@ edgert_threadpool* edgert_threadpool_create(size_t threads) {
   if (threads < 1) threads = 1;
   edgert_threadpool* pool = calloc(1, sizeof(*pool));
   if (pool == NULL) return NULL;
-  pool->threads = threads;
+  pool->threads = 1;
   pthread_mutex_init(&pool->mutex, NULL);
   pthread_cond_init(&pool->wake, NULL);
   pthread_cond_init(&pool->done, NULL);
   atomic_init(&pool->generation, 0);
-  atomic_init(&pool->next_tile, 0);
-  atomic_init(&pool->active, 0);
+  atomic_init(&pool->current, NULL);
+  atomic_init(&pool->joining, 0);
+  atomic_init(&pool->stop, 0);
   if (threads > 1) {
     pool->workers = calloc(threads - 1, sizeof(pthread_t));
     if (pool->workers == NULL) {
@@ -90,10 +104,10 @@ edgert_threadpool* edgert_threadpool_create(size_t threads) {
     }
     for (size_t i = 0; i + 1 < threads; i++) {
       if (pthread_create(&pool->workers[i], NULL, worker_main, pool) != 0) {
-        pool->threads = i + 1; /* keep the ones that started so destroy joins them */
-        edgert_threadpool_destroy(pool);
+        edgert_threadpool_destroy(pool); /* joins the ones already started */
         return NULL;
       }
+      pool->threads = i + 2;
     }
   }
   return pool;
@@ -103,7 +117,7 @@ void edgert_threadpool_destroy(edgert_threadpool* pool) {
   if (pool == NULL) return;
   if (pool->workers != NULL) {
     pthread_mutex_lock(&pool->mutex);
-    pool->stop = 1;
+    atomic_store(&pool->stop, 1);
     atomic_fetch_add(&pool->generation, 1);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mutex);
@@ -129,29 +143,29 @@ void edgert_threadpool_parallelize(edgert_threadpool* pool, edgert_task_fn fn, v
     fn(ctx, 0, range);
     return;
   }
-  pool->fn = fn;
-  pool->ctx = ctx;
-  pool->range = range;
-  pool->tile = tile;
-  pool->tiles = tiles;
-  atomic_store(&pool->next_tile, 0);
-  atomic_store(&pool->active, pool->threads - 1);
+  job j = {.fn = fn, .ctx = ctx, .range = range, .tile = tile, .tiles = tiles};
+  atomic_init(&j.next, 0);
+  atomic_init(&j.completed, 0);
+  atomic_store(&pool->current, &j);
   pthread_mutex_lock(&pool->mutex);
-  atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+  atomic_fetch_add(&pool->generation, 1);
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->mutex);
 
-  run_tiles(pool);
+  run_tiles(&j);
 
+  /* Wait for tiles other threads are still running (never for threads that did not join). */
   int spins = 0;
-  while (atomic_load_explicit(&pool->active, memory_order_acquire) != 0 &&
-         spins < EDGERT_SPIN_ROUNDS) {
+  while (atomic_load(&j.completed) != tiles && spins < EDGERT_SPIN_ROUNDS) {
     cpu_relax();
     spins++;
   }
-  if (atomic_load_explicit(&pool->active, memory_order_acquire) != 0) {
+  if (atomic_load(&j.completed) != tiles) {
     pthread_mutex_lock(&pool->mutex);
-    while (atomic_load(&pool->active) != 0) pthread_cond_wait(&pool->done, &pool->mutex);
+    while (atomic_load(&j.completed) != tiles) pthread_cond_wait(&pool->done, &pool->mutex);
     pthread_mutex_unlock(&pool->mutex);
   }
+  /* Retire the job: after this no worker can newly reach it; wait out those that did. */
+  atomic_store(&pool->current, NULL);
+  while (atomic_load(&pool->joining) != 0) cpu_relax();
 }
