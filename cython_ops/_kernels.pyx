@@ -41,6 +41,7 @@ cdef extern from "edgert/operators.h":
         size_t batch, H, W, C_in, OH, OW, C_out, groups
         size_t KH, KW, SH, SW, DH, DW, pad_top, pad_left
         float min, max
+        int nchw_input
     size_t edgert_gemm_packed_floats(size_t K, size_t N)
     void edgert_gemm_pack(size_t K, size_t N, const float* B, size_t k_stride, size_t n_stride,
                           const float* bias, float* packed)
@@ -50,6 +51,9 @@ cdef extern from "edgert/operators.h":
                          const float* packed, float* output) nogil
     void edgert_op_dwconv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
                             const float* packed, float* output) nogil
+    int edgert_op_dwconv_pw(edgert_threadpool* pool, const edgert_conv_shape* dw, const float* input,
+                            const float* dw_packed, const float* pw_packed, size_t pw_cout,
+                            float pw_min, float pw_max, float* output) nogil
     int edgert_op_conv_transpose2d(edgert_threadpool* pool, const edgert_conv_shape* s,
                                    const float* input, const float* packed, const float* bias,
                                    float* output) nogil
@@ -198,6 +202,7 @@ cdef edgert_conv_shape conv_shape(dict g) except *:
     s.KH, s.KW, s.SH, s.SW = g["KH"], g["KW"], g["SH"], g["SW"]
     s.DH, s.DW, s.pad_top, s.pad_left = g["DH"], g["DW"], g["pad_top"], g["pad_left"]
     s.min, s.max = g.get("min", -np.inf), g.get("max", np.inf)
+    s.nchw_input = g.get("nchw_input", False)
     if s.groups == 0 or s.C_in % s.groups or s.C_out % s.groups:
         raise ValueError("channels must divide into groups")
     return s
@@ -249,6 +254,45 @@ cdef class WindowOp:
                                  self.x, self.y)
         if rc != 0:
             raise MemoryError("out of memory for convolution scratch")
+
+
+cdef class DepthwisePointwise:
+    """Depthwise conv (geometry dict as WindowOp, C_out == C_in) fused with a following 1x1
+    conv to pw_cout channels; output [batch, OH, OW, pw_cout]."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef edgert_conv_shape s
+    cdef const float* x
+    cdef const float* dw_packed
+    cdef const float* pw_packed
+    cdef float* y
+    cdef size_t pw_cout
+    cdef float lo, hi
+
+    def __init__(self, ThreadPool pool, dict geometry, x, y, dw_packed, pw_packed, size_t pw_cout,
+                 float lo, float hi):
+        self.refs = (pool, x, y, dw_packed, pw_packed)
+        self.pool = pool.ptr
+        self.s = conv_shape(geometry)
+        if self.s.C_out != self.s.C_in or self.s.groups != self.s.C_in:
+            raise ValueError("DepthwisePointwise: the first conv must be depthwise")
+        self.x = f32_ptr(x, "input")
+        self.y = f32_ptr(y, "output")
+        self.dw_packed = f32_ptr(dw_packed, "dw_packed")
+        self.pw_packed = f32_ptr(pw_packed, "pw_packed")
+        expect_size(x, self.s.batch * self.s.H * self.s.W * self.s.C_in, "input")
+        expect_size(y, self.s.batch * self.s.OH * self.s.OW * pw_cout, "output")
+        expect_size(dw_packed, edgert_f32_dwconv_packed_floats(self.s.C_in, self.s.KH, self.s.KW), "dw_packed")
+        expect_size(pw_packed, edgert_gemm_packed_floats(self.s.C_in, pw_cout), "pw_packed")
+        self.pw_cout, self.lo, self.hi = pw_cout, lo, hi
+
+    def __call__(self):
+        cdef int rc
+        with nogil:
+            rc = edgert_op_dwconv_pw(self.pool, &self.s, self.x, self.dw_packed, self.pw_packed,
+                                     self.pw_cout, self.lo, self.hi, self.y)
+        if rc != 0:
+            raise MemoryError("out of memory for depthwise scratch")
 
 
 cdef class GlobalAvgPool:

@@ -10,6 +10,9 @@ import numpy as np
 
 from edgert.ir import Graph, Node
 
+# Domain of the fused operators these passes create.
+EDGERT_DOMAIN = "ai.edgert"
+
 # Producers whose native kernels apply an output clamp for free.
 CLAMP_PRODUCERS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div",
                    "MaxPool", "AveragePool", "BatchNormalization"}
@@ -21,6 +24,7 @@ def optimize(graph: Graph) -> Graph:
     fuse_gating(graph)
     fuse_matmul_bias(graph)
     fuse_clamp(graph)
+    fuse_depthwise_pointwise(graph)
     graph.remove_dead_nodes()
     return graph
 
@@ -184,4 +188,43 @@ def fuse_clamp(graph: Graph) -> None:
         producer.outputs = [node.outputs[0]]
         producers[node.outputs[0]] = producer
         removed.add(id(node))
+    graph.nodes = [n for n in graph.nodes if id(n) not in removed]
+
+
+def _is_depthwise(graph: Graph, node: Node) -> bool:
+    w = _const(graph, node.inputs[1]) if node.op_type == "Conv" and len(node.inputs) > 1 else None
+    return (w is not None and w.ndim == 4 and w.shape[1] == 1 and node.attr("group", 1) == w.shape[0]
+            and w.dtype == np.float32)
+
+
+def _is_pointwise(graph: Graph, node: Node) -> bool:
+    w = _const(graph, node.inputs[1]) if node.op_type == "Conv" and len(node.inputs) > 1 else None
+    return (w is not None and w.ndim == 4 and w.shape[2:] == (1, 1) and node.attr("group", 1) == 1
+            and w.dtype == np.float32 and all(v == 1 for v in node.attr("strides", [1, 1]))
+            and not any(node.attr("pads", [0, 0, 0, 0])) and node.attr("auto_pad", "NOTSET") in ("NOTSET", "VALID")
+            and (len(node.inputs) < 3 or not node.inputs[2] or _const(graph, node.inputs[2]) is not None))
+
+
+def fuse_depthwise_pointwise(graph: Graph) -> None:
+    """Depthwise conv -> 1x1 conv (MobileNet's dw -> project) becomes one ai.edgert node whose
+    kernel keeps the depthwise output in cache instead of writing it out."""
+    users = graph.consumers()
+    removed = set()
+    for node in graph.nodes:
+        if not _is_depthwise(graph, node) or id(node) in removed:
+            continue
+        pw = _single_consumer(graph, node.outputs[0], users)
+        if pw is None or not _is_pointwise(graph, pw) or _const(graph, pw.inputs[1]).shape[1] != _const(graph, node.inputs[1]).shape[0]:
+            continue
+        dw_bias = node.inputs[2] if len(node.inputs) > 2 else ""
+        pw_bias = pw.inputs[2] if len(pw.inputs) > 2 else ""
+        attrs = {k: v for k, v in node.attrs.items() if k != "edgert_clamp"}
+        attrs["dw_clamp"] = node.attr("edgert_clamp", (-math.inf, math.inf))
+        if "edgert_clamp" in pw.attrs:
+            attrs["edgert_clamp"] = pw.attrs["edgert_clamp"]
+        node.op_type, node.domain = "DepthwisePointwise", EDGERT_DOMAIN
+        node.inputs = [node.inputs[0], node.inputs[1], dw_bias, pw.inputs[1], pw_bias]
+        node.outputs = list(pw.outputs)
+        node.attrs = attrs
+        removed.add(id(pw))
     graph.nodes = [n for n in graph.nodes if id(n) not in removed]

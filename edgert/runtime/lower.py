@@ -6,7 +6,9 @@ produce NHWC; elementwise operators keep whatever layout their input has.
 """
 from __future__ import annotations
 
+import glob
 import math
+import os
 
 import numpy as np
 
@@ -19,6 +21,8 @@ from edgert.runtime.plan import Planner, StepSpec
 from edgert.runtime.values import NHWC, PLAIN, TO_NHWC, Value
 
 F32 = np.dtype(np.float32)
+# Up to this many input channels per group, a conv on an NCHW tensor reads it in place.
+STEM_MAX_CHANNELS = 4
 LOWERINGS: dict = {}
 
 
@@ -129,15 +133,82 @@ def lower_conv(p: Planner, node: Node, ins):
                 parts.append(K.gemm_pack(wg.transpose(2, 3, 1, 0).reshape(kh * kw * cin_g, cout_g), bg))
             p.weights[key] = _aligned_concat(parts)
     packed = p.weights[key]
-    x = p.as_layout(x, NHWC)
-    y = p.new_value(node.outputs[0], (geo["batch"], c_out, geo["OH"], geo["OW"]), F32, NHWC)
     kind = "dwconv" if depthwise else "conv"
+    # A stem conv reading the user's NCHW image gathers its taps from NCHW directly.
+    geo["nchw_input"] = kind == "conv" and x.layout == PLAIN and cin_g <= STEM_MAX_CHANNELS and kh * kw > 1
+    if not geo["nchw_input"]:
+        x = p.as_layout(x, NHWC)
+    y = p.new_value(node.outputs[0], (geo["batch"], c_out, geo["OH"], geo["OW"]), F32, NHWC)
 
     def build(views):
         return K.WindowOp(p.pool, kind, geo, views[x], views[y], packed=packed)
 
     macs = geo["batch"] * geo["OH"] * geo["OW"] * c_out * cin_g * kh * kw
     p.emit(StepSpec(f"Conv[{kind} {kh}x{kw}/{geo['SH']}]", node.name, [x], [y], build, macs=macs))
+    return [y]
+
+
+def last_level_cache_bytes() -> int:
+    """Size of this CPU's largest cache, from sysfs (1 MiB, a Pi 4's L2, when unreadable)."""
+    sizes = {}
+    for entry in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+        try:
+            level = int(open(os.path.join(entry, "level")).read())
+            text = open(os.path.join(entry, "size")).read().strip().upper()
+            scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+            sizes[level] = int(text.rstrip("KMG")) * scale
+        except (OSError, ValueError):
+            continue
+    return sizes[max(sizes)] if sizes else 1 << 20
+
+
+def _dwpw_fusion_pays(dw_output_bytes: int) -> bool:
+    """Fusing saves writing and re-reading the depthwise output. Where that tensor fits in the
+    last-level cache the round trip is cheap and the smaller GEMM blocks cost more than it saves
+    (measured on a 32 MiB-L3 x86); where it does not (Pi-class CPUs) the fused kernel wins.
+    EDGERT_DWPW_FUSION=always|never overrides the choice."""
+    mode = os.environ.get("EDGERT_DWPW_FUSION", "auto")
+    if mode in ("always", "never"):
+        return mode == "always"
+    return dw_output_bytes > last_level_cache_bytes() // 2
+
+
+@lowering("DepthwisePointwise")
+def lower_depthwise_pointwise(p: Planner, node: Node, ins):
+    """ai.edgert fused node (passes.fuse_depthwise_pointwise): depthwise conv, then 1x1 conv."""
+    x = ins[0]
+    dw_w, dw_b, pw_w, pw_b = (None if v is None else v.const for v in ins[1:5])
+    if not _is_f32_runtime(x) or len(x.shape) != 4 or x.shape[1] != dw_w.shape[0]:
+        raise UnsupportedOperatorError(node.op_type, node.name, f"input {x.shape} does not fit depthwise weights {dw_w.shape}")
+    c, _, kh, kw = dw_w.shape
+    c_out = pw_w.shape[0]
+    geo = _window_geometry(node, x, (kh, kw))
+    if geo is None:
+        raise UnsupportedOperatorError(node.op_type, node.name, "kernel larger than the padded input")
+    dw_lo, dw_hi = node.attr("dw_clamp")
+    if not _dwpw_fusion_pays(geo["OH"] * geo["OW"] * c * 4):
+        dw_attrs = {k: v for k, v in node.attrs.items() if k not in ("dw_clamp", "edgert_clamp")}
+        dw_attrs["edgert_clamp"] = (dw_lo, dw_hi)
+        dw_node = Node("Conv", f"{node.name}:dw", node.inputs[:3], [f"{node.name}:dw_out"], dw_attrs)
+        pw_attrs = {"edgert_clamp": node.attrs["edgert_clamp"]} if "edgert_clamp" in node.attrs else {}
+        pw_node = Node("Conv", f"{node.name}:pw", [dw_node.outputs[0]] + node.inputs[3:5], node.outputs, pw_attrs)
+        middle = lower_conv(p, dw_node, ins[:3])
+        return lower_conv(p, pw_node, middle + list(ins[3:5]))
+    geo.update(C_out=c, groups=c, min=float(dw_lo), max=float(dw_hi))
+    key = ("dwpw", node.name)
+    if key not in p.weights:
+        p.weights[key] = (K.dwconv_pack(dw_w, dw_b), K.gemm_pack(pw_w.reshape(c_out, c).T, pw_b))
+    dw_packed, pw_packed = p.weights[key]
+    x = p.as_layout(x, NHWC)
+    y = p.new_value(node.outputs[0], (geo["batch"], c_out, geo["OH"], geo["OW"]), F32, NHWC)
+    lo, hi = _clamp(node)
+
+    def build(views):
+        return K.DepthwisePointwise(p.pool, geo, views[x], views[y], dw_packed, pw_packed, c_out, lo, hi)
+
+    pixels = geo["batch"] * geo["OH"] * geo["OW"]
+    p.emit(StepSpec(f"Conv[dw {kh}x{kw}/{geo['SH']} + 1x1]", node.name, [x], [y], build,
+                    macs=pixels * c * (kh * kw + c_out)))
     return [y]
 
 

@@ -19,6 +19,7 @@ from edgert._ops import _kernels as K
 from edgert.errors import EdgeRTError, UnsupportedOperatorError
 from edgert.ir import Graph, Node
 from edgert.ops import REFERENCE, run_reference
+from edgert.passes.fuse import EDGERT_DOMAIN
 from edgert.runtime.values import NHWC, PLAIN, TO_NCHW, TO_NHWC, Buffer, Value, logical, physical_view
 
 ALIGN = 64
@@ -128,7 +129,7 @@ class Planner:
             ins = [self.values[i] if i else None for i in node.inputs]
             if self._fold(node, ins):
                 continue
-            lower = LOWERINGS.get(node.op_type) if node.domain == "" else None
+            lower = LOWERINGS.get(node.op_type) if node.domain in ("", EDGERT_DOMAIN) else None
             outs = lower(self, node, ins) if lower is not None else None
             if outs is None:  # no native path for this configuration: run the reference
                 outs = self.reference_step(node, ins)

@@ -23,6 +23,7 @@ typedef struct {
   size_t batch, H, W, C_in, OH, OW, C_out, groups;
   size_t KH, KW, SH, SW, DH, DW, pad_top, pad_left;
   float min, max;
+  int nchw_input; /* conv2d only: input is [batch, C_in, H, W] (a stem reading the user's image) */
 } edgert_conv_shape;
 
 /* General grouped conv (im2col + GEMM, 1x1 stride-1 goes straight to GEMM).
@@ -34,6 +35,14 @@ int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const 
 /* Depthwise conv (groups == C_in == C_out), packed by edgert_f32_dwconv_pack. */
 void edgert_op_dwconv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
                         const float* packed, float* output);
+
+/* Depthwise conv followed by a 1x1 conv (MobileNet's dw -> project): the depthwise output is
+ * produced a few rows at a time into a cache-sized scratch and consumed by the GEMM at once,
+ * never written to memory. dw: depthwise geometry (C_out == C_in); the 1x1 conv maps C_in ->
+ * pw_cout with its own packing and clamp. output is [batch, OH, OW, pw_cout]. */
+int edgert_op_dwconv_pw(edgert_threadpool* pool, const edgert_conv_shape* dw, const float* input,
+                        const float* dw_packed, const float* pw_packed, size_t pw_cout,
+                        float pw_min, float pw_max, float* output);
 
 /* ConvTranspose: input [batch,H,W,C_in] -> output [batch,OH,OW,C_out]. packed holds one GEMM
  * packing per group with K = C_in/groups, N = KH*KW*C_out/groups ordered (ky, kx, c);

@@ -102,9 +102,15 @@ static void conv_tiles(void* ctx, size_t start, size_t end) {
     size_t b = block / t->blocks_per_image;
     size_t p0 = (block % t->blocks_per_image) * t->block_pixels;
     size_t p1 = edgert_min_sz(p0 + t->block_pixels, pixels);
-    const float* image = t->input + b * s->H * s->W * s->C_in + g * t->cin_g;
-    edgert_f32_im2col_nhwc(image, s->H, s->W, t->cin_g, s->C_in, s->KH, s->KW, s->SH, s->SW,
-                           s->DH, s->DW, s->pad_top, s->pad_left, s->OW, p0, p1, cols);
+    const float* image = t->input + b * s->H * s->W * s->C_in;
+    if (s->nchw_input)
+      edgert_f32_im2col_nchw(image + g * t->cin_g * s->H * s->W, s->H, s->W, t->cin_g, s->KH,
+                             s->KW, s->SH, s->SW, s->DH, s->DW, s->pad_top, s->pad_left, s->OW,
+                             p0, p1, cols);
+    else
+      edgert_f32_im2col_nhwc(image + g * t->cin_g, s->H, s->W, t->cin_g, s->C_in, s->KH, s->KW,
+                             s->SH, s->SW, s->DH, s->DW, s->pad_top, s->pad_left, s->OW, p0, p1,
+                             cols);
     float* out = t->output + (b * pixels + p0) * s->C_out + g * t->cout_g;
     t->fn(p1 - p0, t->cout_g, t->k_group, cols, t->k_group, t->packed + g * t->group_stride, out,
           s->C_out, &params);
@@ -119,7 +125,7 @@ int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const 
   size_t group_stride = edgert_gemm_packed_floats(k_group, cout_g);
   int pointwise = s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->pad_top == 0 &&
                   s->pad_left == 0 && s->OH == s->H && s->OW == s->W;
-  if (pointwise) { /* NHWC 1x1 conv is a GEMM over all pixels; groups index channel slices */
+  if (pointwise && !s->nchw_input) { /* NHWC 1x1 conv is a GEMM over all pixels; groups index channel slices */
     for (size_t g = 0; g < s->groups; g++)
       edgert_op_gemm(pool, s->batch * s->H * s->W, cout_g, cin_g, input + g * cin_g, s->C_in,
                      packed + g * group_stride, output + g * cout_g, s->C_out, s->min, s->max);
@@ -229,6 +235,74 @@ void edgert_op_global_avgpool(edgert_threadpool* pool, size_t batch, size_t pixe
                               const float* input, float* output) {
   gap_task t = {edgert_dispatch()->global_avgpool, pixels, C, input, output};
   edgert_threadpool_parallelize(pool, gap_images, &t, batch, 1);
+}
+
+/* ---------------------------------------------------------------- Depthwise -> 1x1 fused */
+
+/* Depthwise rows per block: the block's output stays in L2 until the GEMM reads it. */
+#define DWPW_BLOCK_FLOATS (16 * 1024)
+
+typedef struct {
+  const edgert_conv_shape* dw;
+  const float* input;
+  const float* dw_packed;
+  const float* pw_packed;
+  float* output;
+  size_t pw_cout, rows_per_block, blocks_per_image;
+  edgert_f32_minmax_params pw_params;
+  edgert_f32_dwconv_fn dw_fn;
+  edgert_f32_gemm_fn gemm;
+  int failed;
+} dwpw_task;
+
+static void dwpw_blocks(void* ctx, size_t start, size_t end) {
+  dwpw_task* t = (dwpw_task*)ctx;
+  const edgert_conv_shape* s = t->dw;
+  float* scratch = malloc(t->rows_per_block * s->OW * s->C_in * sizeof(float));
+  if (scratch == NULL) {
+    t->failed = 1;
+    return;
+  }
+  for (size_t i = start; i < end; i++) {
+    size_t b = i / t->blocks_per_image;
+    size_t oy0 = (i % t->blocks_per_image) * t->rows_per_block;
+    size_t oy1 = edgert_min_sz(oy0 + t->rows_per_block, s->OH);
+    /* The block's depthwise output rows, computed from the input rows they need: a sub-image
+     * starting at row iy_lo whose top padding is what remains of the real one. */
+    ptrdiff_t first = (ptrdiff_t)(oy0 * s->SH) - (ptrdiff_t)s->pad_top;
+    size_t iy_lo = first > 0 ? (size_t)first : 0;
+    size_t iy_hi = edgert_min_sz(s->H, (oy1 - 1) * s->SH + (s->KH - 1) * s->DH + 1 > s->pad_top
+                                           ? (oy1 - 1) * s->SH + (s->KH - 1) * s->DH + 1 - s->pad_top
+                                           : 0);
+    if (iy_hi < iy_lo) iy_hi = iy_lo;
+    edgert_f32_dwconv_args a = {
+        .input = t->input + (b * s->H + iy_lo) * s->W * s->C_in, .output = scratch,
+        .packed = t->dw_packed, .H = iy_hi - iy_lo, .W = s->W, .C = s->C_in, .OH = oy1 - oy0,
+        .OW = s->OW, .KH = s->KH, .KW = s->KW, .SH = s->SH, .SW = s->SW, .DH = s->DH,
+        .DW = s->DW, .pad_top = (size_t)((ptrdiff_t)iy_lo - first), .pad_left = s->pad_left,
+        .min = s->min, .max = s->max};
+    t->dw_fn(&a, 0, oy1 - oy0);
+    size_t pixels = (oy1 - oy0) * s->OW;
+    t->gemm(pixels, t->pw_cout, s->C_in, scratch, s->C_in, t->pw_packed,
+            t->output + (b * s->OH + oy0) * s->OW * t->pw_cout, t->pw_cout, &t->pw_params);
+  }
+  free(scratch);
+}
+
+int edgert_op_dwconv_pw(edgert_threadpool* pool, const edgert_conv_shape* dw, const float* input,
+                        const float* dw_packed, const float* pw_packed, size_t pw_cout,
+                        float pw_min, float pw_max, float* output) {
+  const edgert_dispatch_table* d = edgert_dispatch();
+  dwpw_task t = {.dw = dw, .input = input, .dw_packed = dw_packed, .pw_packed = pw_packed,
+                 .output = output, .pw_cout = pw_cout, .pw_params = {pw_min, pw_max},
+                 .dw_fn = edgert_pick_dwconv(dw->KH, dw->KW, dw->SH, dw->SW, dw->DH, dw->DW),
+                 .gemm = d->gemm};
+  /* Block rows depend on the shape only (results never depend on the thread count). */
+  t.rows_per_block = edgert_max_sz(1, DWPW_BLOCK_FLOATS / edgert_max_sz(1, dw->OW * dw->C_in));
+  t.rows_per_block = edgert_min_sz(t.rows_per_block, dw->OH);
+  t.blocks_per_image = edgert_divide_round_up(dw->OH, t.rows_per_block);
+  edgert_threadpool_parallelize(pool, dwpw_blocks, &t, dw->batch * t.blocks_per_image, 1);
+  return t.failed ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- ConvTranspose */

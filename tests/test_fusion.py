@@ -1,0 +1,56 @@
+"""The depthwise -> 1x1 fusion (ai.edgert DepthwisePointwise): always correct, whether the
+planner runs it fused (EDGERT_DWPW_FUSION=always) or as two convs (never)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import edgert
+from model_zoo import GraphBuilder, conv, mobilenet_v2, relu6
+
+
+def dw_pw_model(size, k, stride, channels, out_channels, pads, seed):
+    g = GraphBuilder(seed=seed)
+    x = g.input("x", [2, channels, *size])
+    y = conv(g, x, channels, channels, k=k, stride=stride, group=channels, pads=pads)
+    y = relu6(g, y)
+    y = conv(g, y, channels, out_channels, k=1, pads=[0, 0, 0, 0])
+    return g.model([y])
+
+
+def _fused_steps(sess):
+    plan = sess.plan_for([t.shape for t in sess.inputs])
+    return [s for s in plan.steps if "+ 1x1" in s.label]
+
+
+@pytest.mark.parametrize("mode", ["always", "never"])
+@pytest.mark.parametrize("size,k,stride,channels,out_channels,pads", [
+    ((7, 9), 3, 1, 16, 24, [1, 1, 1, 1]),
+    ((13, 6), 3, 2, 9, 5, [1, 1, 1, 1]),
+    ((1, 1), 3, 1, 8, 16, [1, 1, 1, 1]),
+    ((12, 12), 5, 2, 33, 17, [2, 2, 2, 2]),
+    ((10, 11), 7, 1, 20, 8, [3, 1, 0, 2]),
+    ((31, 29), 3, 2, 40, 64, [0, 0, 1, 1]),
+])
+def test_depthwise_pointwise_matches_onnxruntime(monkeypatch, check_parity, random_feeds, mode, size, k, stride,
+                                                 channels, out_channels, pads):
+    monkeypatch.setenv("EDGERT_DWPW_FUSION", mode)
+    model = dw_pw_model(size, k, stride, channels, out_channels, pads, seed=k * 10 + stride)
+    sess = edgert.load(model, threads=1)
+    assert any(n.op_type == "DepthwisePointwise" for n in sess._graph.nodes)
+    assert bool(_fused_steps(sess)) == (mode == "always")
+    check_parity(model, random_feeds(model))
+
+
+def test_mobilenet_v2_fused_equals_unfused(monkeypatch, random_feeds, run_reference, assert_matches):
+    model = mobilenet_v2(size=64)
+    feeds = random_feeds(model)
+    results = {}
+    for mode in ("always", "never"):
+        monkeypatch.setenv("EDGERT_DWPW_FUSION", mode)
+        sess = edgert.load(model, threads=2)
+        assert len(_fused_steps(sess)) == (17 if mode == "always" else 0)
+        results[mode] = sess.run(feeds)
+        assert_matches(results[mode], run_reference(model, feeds), what=f"fusion={mode}")
+    for name, value in results["always"].items():
+        np.testing.assert_allclose(value, results["never"][name], rtol=0, atol=1e-4 * np.abs(value).max())
