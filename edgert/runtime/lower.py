@@ -102,16 +102,24 @@ def _window_geometry(node, x: Value, kernel, ceil_mode=False):
                 SH=strides[0], SW=strides[1], DH=dilations[0], DW=dilations[1], pad_top=t, pad_left=l)
 
 
-@lowering("Conv")
-def lower_conv(p: Planner, node: Node, ins):
-    x, w = ins[0], ins[1]
-    b = ins[2] if len(ins) > 2 else None
-    weights = _require_const(node, w, "weights")
-    bias = _require_const(node, b, "bias")
+def _conv_operands(node: Node, ins):
+    """(x, weights, bias) of a Conv/ConvTranspose, or None when it has no native path."""
+    x = ins[0]
+    weights = _require_const(node, ins[1], "weights")
+    bias = _require_const(node, ins[2] if len(ins) > 2 else None, "bias")
     if not _is_f32_runtime(x) or weights.dtype != F32:
         return None
     if weights.ndim != 4 or len(x.shape) != 4:
-        raise UnsupportedOperatorError(node.op_type, node.name, f"{weights.ndim - 2}-D convolution (1-D and 2-D are supported)")
+        raise UnsupportedOperatorError(node.op_type, node.name, f"{weights.ndim - 2}-D {node.op_type} (1-D and 2-D are supported)")
+    return x, weights, bias
+
+
+@lowering("Conv")
+def lower_conv(p: Planner, node: Node, ins):
+    operands = _conv_operands(node, ins)
+    if operands is None:
+        return None
+    x, weights, bias = operands
     groups = node.attr("group", 1)
     c_out, cin_g, kh, kw = weights.shape
     geo = _window_geometry(node, x, (kh, kw))
@@ -214,14 +222,10 @@ def lower_depthwise_pointwise(p: Planner, node: Node, ins):
 
 @lowering("ConvTranspose")
 def lower_conv_transpose(p: Planner, node: Node, ins):
-    x, w = ins[0], ins[1]
-    b = ins[2] if len(ins) > 2 else None
-    weights = _require_const(node, w, "weights")
-    bias = _require_const(node, b, "bias")
-    if not _is_f32_runtime(x) or weights.dtype != F32:
+    operands = _conv_operands(node, ins)
+    if operands is None:
         return None
-    if weights.ndim != 4 or len(x.shape) != 4:
-        raise UnsupportedOperatorError(node.op_type, node.name, "only 1-D and 2-D ConvTranspose are supported")
+    x, weights, bias = operands
     groups = node.attr("group", 1)
     c_in, cout_g, kh, kw = weights.shape
     n, _, h, wd = x.shape
