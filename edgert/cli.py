@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -23,6 +24,9 @@ def _parse_shape_overrides(items) -> dict[str, tuple]:
 
 
 def _concrete_shapes(sess, overrides) -> list[tuple]:
+    unknown = sorted(set(overrides) - {t.name for t in sess.inputs})
+    if unknown:
+        raise EdgeRTError(f"--shape names {unknown}, but the model's inputs are {[t.name for t in sess.inputs]}")
     shapes = []
     for t in sess.inputs:
         if t.name in overrides:
@@ -90,11 +94,18 @@ def cmd_info(args) -> int:
 
 
 def _save_npz_atomic(path: str, arrays: dict) -> None:
+    """np.load-compatible .npz written to a temp file and renamed into place. Members are
+    written directly: np.savez would read output names like 'file' as its own arguments."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".edgert-", suffix=".npz", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+        fd, tmp = tempfile.mkstemp(prefix=".edgert-", suffix=".npz", dir=directory)
+    except OSError as e:
+        raise EdgeRTError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
+            for name, array in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -109,6 +120,8 @@ def cmd_run(args) -> int:
             raise EdgeRTError("--save would overwrite the model")
         if os.path.exists(args.save) and not args.force:
             raise EdgeRTError(f"{args.save} exists; pass --force to overwrite it")
+        if not os.path.isdir(os.path.dirname(os.path.abspath(args.save))):
+            raise EdgeRTError(f"--save {args.save}: no such directory")
     sess = edgert.load(args.model, threads=args.threads, backend=args.backend)
     feeds = {}
     for item in args.input or []:

@@ -247,6 +247,8 @@ class Plan:
             (v.name, v.const if v.is_const else logical(views[v], v)) for v in self.outputs
         ]
         self.calls = [s.build(views) for s in steps]
+        for s in steps:  # build closures hold the Planner: drop them so a Plan frees without gc
+            s.build = None
 
     @staticmethod
     def _buffers(planner: Planner) -> list[Buffer]:
