@@ -71,10 +71,12 @@ void edgert_op_gemm(edgert_threadpool* pool, size_t M, size_t N, size_t K, const
 
 /* ---------------------------------------------------------------- Conv (im2col + GEMM) */
 
-/* im2col scratch per tile is kept near this size so it stays in L2. */
-#define IM2COL_TILE_FLOATS (64 * 1024)
-/* Images are cut into at least this many pixel blocks so any thread count finds work. */
-#define CONV_MIN_BLOCKS 16
+/* Images whose whole im2col matrix fits in this many floats (4 MiB) are lowered at once and
+ * handed to the threaded GEMM, which then reads the weights once; larger ones go in pixel
+ * blocks whose im2col stays near IM2COL_BLOCK_FLOATS (L2). */
+#define IM2COL_WHOLE_IMAGE_FLOATS (1u << 20)
+#define IM2COL_BLOCK_FLOATS (64 * 1024)
+#define IM2COL_MIN_BLOCK_ROWS 8 /* GEMM row tiles per block, at the least */
 
 typedef struct {
   const edgert_conv_shape* s;
@@ -82,11 +84,24 @@ typedef struct {
   const float* packed;
   float* output;
   size_t block_pixels, blocks_per_image, k_group, cin_g, cout_g, group_stride;
+  size_t image, group;  /* whole-image path: which image and group is being lowered */
+  float* cols;          /* whole-image path: the image's im2col matrix */
   edgert_f32_gemm_fn fn;
   int failed;
 } conv_task;
 
-static void conv_tiles(void* ctx, size_t start, size_t end) {
+static void im2col_pixels(const conv_task* t, size_t b, size_t g, size_t p0, size_t p1, float* cols) {
+  const edgert_conv_shape* s = t->s;
+  const float* image = t->input + b * s->H * s->W * s->C_in;
+  if (s->nchw_input)
+    edgert_f32_im2col_nchw(image + g * t->cin_g * s->H * s->W, s->H, s->W, t->cin_g, s->KH, s->KW,
+                           s->SH, s->SW, s->DH, s->DW, s->pad_top, s->pad_left, s->OW, p0, p1, cols);
+  else
+    edgert_f32_im2col_nhwc(image + g * t->cin_g, s->H, s->W, t->cin_g, s->C_in, s->KH, s->KW,
+                           s->SH, s->SW, s->DH, s->DW, s->pad_top, s->pad_left, s->OW, p0, p1, cols);
+}
+
+static void conv_blocks(void* ctx, size_t start, size_t end) {
   conv_task* t = (conv_task*)ctx;
   const edgert_conv_shape* s = t->s;
   const edgert_f32_minmax_params params = {s->min, s->max};
@@ -102,20 +117,17 @@ static void conv_tiles(void* ctx, size_t start, size_t end) {
     size_t b = block / t->blocks_per_image;
     size_t p0 = (block % t->blocks_per_image) * t->block_pixels;
     size_t p1 = edgert_min_sz(p0 + t->block_pixels, pixels);
-    const float* image = t->input + b * s->H * s->W * s->C_in;
-    if (s->nchw_input)
-      edgert_f32_im2col_nchw(image + g * t->cin_g * s->H * s->W, s->H, s->W, t->cin_g, s->KH,
-                             s->KW, s->SH, s->SW, s->DH, s->DW, s->pad_top, s->pad_left, s->OW,
-                             p0, p1, cols);
-    else
-      edgert_f32_im2col_nhwc(image + g * t->cin_g, s->H, s->W, t->cin_g, s->C_in, s->KH, s->KW,
-                             s->SH, s->SW, s->DH, s->DW, s->pad_top, s->pad_left, s->OW, p0, p1,
-                             cols);
+    im2col_pixels(t, b, g, p0, p1, cols);
     float* out = t->output + (b * pixels + p0) * s->C_out + g * t->cout_g;
     t->fn(p1 - p0, t->cout_g, t->k_group, cols, t->k_group, t->packed + g * t->group_stride, out,
           s->C_out, &params);
   }
   free(cols);
+}
+
+static void im2col_chunks(void* ctx, size_t start, size_t end) {
+  const conv_task* t = (const conv_task*)ctx;
+  im2col_pixels(t, t->image, t->group, start, end, t->cols + start * t->k_group);
 }
 
 int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
@@ -131,17 +143,30 @@ int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const 
                      packed + g * group_stride, output + g * cout_g, s->C_out, s->min, s->max);
     return 0;
   }
-  /* Pixel blocks depend on the shape only, never on the thread count, and are whole GEMM row
-   * tiles: every output is summed in the same order however many threads run. */
   const edgert_dispatch_table* d = edgert_dispatch();
   const size_t pixels = s->OH * s->OW;
-  size_t block = edgert_max_sz(d->gemm_mr, IM2COL_TILE_FLOATS / edgert_max_sz(k_group, 1));
-  block = edgert_min_sz(block, edgert_divide_round_up(pixels, CONV_MIN_BLOCKS));
-  block = edgert_round_up(edgert_max_sz(block, 1), d->gemm_mr);
   conv_task t = {.s = s, .input = input, .packed = packed, .output = output, .k_group = k_group,
-                 .cin_g = cin_g, .cout_g = cout_g, .group_stride = group_stride, .fn = d->gemm,
-                 .block_pixels = block, .blocks_per_image = edgert_divide_round_up(pixels, block)};
-  edgert_threadpool_parallelize(pool, conv_tiles, &t, s->batch * t.blocks_per_image * s->groups, 1);
+                 .cin_g = cin_g, .cout_g = cout_g, .group_stride = group_stride, .fn = d->gemm};
+  if (pixels * k_group <= IM2COL_WHOLE_IMAGE_FLOATS) {
+    t.cols = malloc(pixels * k_group * sizeof(float));
+    if (t.cols == NULL) return -1;
+    for (t.image = 0; t.image < s->batch; t.image++) {
+      for (t.group = 0; t.group < s->groups; t.group++) {
+        edgert_threadpool_parallelize(pool, im2col_chunks, &t, pixels, 64);
+        edgert_op_gemm(pool, pixels, cout_g, k_group, t.cols, k_group, packed + t.group * group_stride,
+                       output + t.image * pixels * s->C_out + t.group * cout_g, s->C_out, s->min,
+                       s->max);
+      }
+    }
+    free(t.cols);
+    return 0;
+  }
+  /* Pixel blocks depend on the shape only, never on the thread count, and are whole GEMM row
+   * tiles: every output is summed in the same order however many threads run. */
+  size_t block = edgert_max_sz(IM2COL_MIN_BLOCK_ROWS * d->gemm_mr, IM2COL_BLOCK_FLOATS / k_group);
+  t.block_pixels = edgert_round_up(edgert_min_sz(block, pixels), d->gemm_mr);
+  t.blocks_per_image = edgert_divide_round_up(pixels, t.block_pixels);
+  edgert_threadpool_parallelize(pool, conv_blocks, &t, s->batch * t.blocks_per_image * s->groups, 1);
   return t.failed ? -1 : 0;
 }
 
