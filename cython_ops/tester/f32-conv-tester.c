@@ -9,28 +9,6 @@
 
 #include "edgert/f32-conv.h"
 
-static const float SENTINEL = -12345.5f;
-#define GUARD_FLOATS 64
-
-static float* alloc_floats(size_t n) {
-  float* p = malloc((n ? n : 1) * sizeof(float));
-  if (p == NULL) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
-
-static int guard_intact(const float* guard) {
-  for (size_t i = 0; i < GUARD_FLOATS; i++) {
-    if (memcmp(&guard[i], &SENTINEL, sizeof(float)) != 0) {
-      printf("FAIL: write past the end of the output (guard float %zu)\n", i);
-      return 0;
-    }
-  }
-  return 1;
-}
-
 typedef struct {
   size_t H, W, C, KH, KW, SH, SW, DH, DW, pad_top, pad_left;
 } geometry;
@@ -52,8 +30,7 @@ static geometry random_geometry(void) {
 }
 
 static void describe(const char* what, const geometry* g) {
-  printf("  %s: H=%zu W=%zu C=%zu K=%zux%zu S=%zux%zu D=%zux%zu pad_top=%zu pad_left=%zu\n", what,
-         g->H, g->W, g->C, g->KH, g->KW, g->SH, g->SW, g->DH, g->DW, g->pad_top, g->pad_left);
+  printf("  %s: " TESTER_WINDOW_FMT "\n", what, TESTER_WINDOW_ARGS(*g));
 }
 
 /* Conv (one group of a grouped conv) through im2col on output pixels [p0, p1). */
@@ -74,22 +51,22 @@ static int test_im2col(void) {
   const size_t pixel_stride = g.C + (tester_range(0, 1) ? tester_range(1, 5) : 0);
   const size_t group_offset = tester_range(0, pixel_stride - g.C);
   const size_t in_floats = (g.H * g.W - 1) * pixel_stride + group_offset + g.C; /* exact */
-  float* input_buf = alloc_floats(in_floats);
+  float* input_buf = tester_alloc_floats(in_floats);
   tester_fill(input_buf, in_floats, -1.0f, 1.0f);
   const float* input = input_buf + group_offset;
 
   const size_t K = g.KH * g.KW * g.C, OC = tester_range(1, 4);
   const size_t rows = p1 - p0;
-  float* weights = alloc_floats(K * OC); /* [(ky, kx, c)][oc] */
+  float* weights = tester_alloc_floats(K * OC); /* [(ky, kx, c)][oc] */
   tester_fill(weights, K * OC, -1.0f, 1.0f);
-  float* cols = alloc_floats(rows * K + GUARD_FLOATS);
-  for (size_t i = 0; i < rows * K + GUARD_FLOATS; i++) cols[i] = SENTINEL;
+  float* cols = tester_alloc_floats(rows * K + TESTER_GUARD_FLOATS);
+  tester_set_sentinel(cols, rows * K + TESTER_GUARD_FLOATS);
 
   edgert_f32_im2col_nhwc(input, g.H, g.W, g.C, pixel_stride, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW,
                          g.pad_top, g.pad_left, OW, p0, p1, cols);
 
-  float* direct = alloc_floats(rows * OC);
-  float* via_cols = alloc_floats(rows * OC);
+  float* direct = tester_alloc_floats(rows * OC);
+  float* via_cols = tester_alloc_floats(rows * OC);
   for (size_t p = p0; p < p1; p++) {
     {
       const size_t oy = p / OW, ox = p % OW, row = p - p0;
@@ -113,7 +90,7 @@ static int test_im2col(void) {
       }
     }
   }
-  int fail = !guard_intact(cols + rows * K) ||
+  int fail = !tester_guard_intact(cols + rows * K) ||
              tester_check_f32("im2col conv", direct, via_cols, rows * OC, 1e-5f);
   if (fail) {
     describe("im2col", &g);
@@ -137,15 +114,15 @@ static int test_col2im(void) {
   const size_t OH = tester_range(1, natural_h + 2), OW = tester_range(1, natural_w + 2);
   const size_t CI = tester_range(1, 4), C = g.C, taps = g.KH * g.KW;
 
-  float* input = alloc_floats(g.H * g.W * CI);
-  float* weights = alloc_floats(CI * taps * C); /* [ci][(ky, kx, c)] */
-  float* bias = alloc_floats(C);
+  float* input = tester_alloc_floats(g.H * g.W * CI);
+  float* weights = tester_alloc_floats(CI * taps * C); /* [ci][(ky, kx, c)] */
+  float* bias = tester_alloc_floats(C);
   tester_fill(input, g.H * g.W * CI, -1.0f, 1.0f);
   tester_fill(weights, CI * taps * C, -1.0f, 1.0f);
   tester_fill(bias, C, -1.0f, 1.0f);
 
   const size_t cols_floats = g.H * g.W * taps * C;
-  float* cols = alloc_floats(cols_floats); /* exact */
+  float* cols = tester_alloc_floats(cols_floats); /* exact */
   for (size_t p = 0; p < g.H * g.W; p++) {
     for (size_t n = 0; n < taps * C; n++) {
       double acc = 0.0;
@@ -156,14 +133,14 @@ static int test_col2im(void) {
     }
   }
   const size_t out_floats = OH * OW * C;
-  float* output = alloc_floats(out_floats + GUARD_FLOATS);
+  float* output = tester_alloc_floats(out_floats + TESTER_GUARD_FLOATS);
   for (size_t i = 0; i < out_floats; i++) output[i] = bias[i % C];
-  for (size_t i = 0; i < GUARD_FLOATS; i++) output[out_floats + i] = SENTINEL;
+  tester_set_sentinel(output + out_floats, TESTER_GUARD_FLOATS);
 
   edgert_f32_col2im_nhwc(cols, g.H, g.W, C, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.pad_top,
                          g.pad_left, OH, OW, output);
 
-  float* direct = alloc_floats(out_floats);
+  float* direct = tester_alloc_floats(out_floats);
   for (size_t oy = 0; oy < OH; oy++) {
     for (size_t ox = 0; ox < OW; ox++) {
       for (size_t c = 0; c < C; c++) {
@@ -186,7 +163,7 @@ static int test_col2im(void) {
       }
     }
   }
-  int fail = !guard_intact(output + out_floats) ||
+  int fail = !tester_guard_intact(output + out_floats) ||
              tester_check_f32("col2im conv-transpose", direct, output, out_floats, 1e-5f);
   if (fail) {
     describe("col2im", &g);
@@ -213,19 +190,20 @@ static int test_im2col_nchw(void) {
   const size_t OH = (size_t)span_h / g.SH + 1, OW = (size_t)span_w / g.SW + 1;
   const size_t p0 = tester_range(0, OH * OW - 1), p1 = tester_range(p0 + 1, OH * OW);
   const size_t pixels = g.H * g.W, K = g.KH * g.KW * g.C, rows = p1 - p0;
-  float* nchw = alloc_floats(pixels * g.C);
-  float* nhwc = alloc_floats(pixels * g.C);
+  float* nchw = tester_alloc_floats(pixels * g.C);
+  float* nhwc = tester_alloc_floats(pixels * g.C);
   tester_fill(nchw, pixels * g.C, -1.0f, 1.0f);
   for (size_t c = 0; c < g.C; c++)
     for (size_t p = 0; p < pixels; p++) nhwc[p * g.C + c] = nchw[c * pixels + p];
-  float* want = alloc_floats(rows * K);
-  float* got = alloc_floats(rows * K + GUARD_FLOATS);
-  for (size_t i = 0; i < rows * K + GUARD_FLOATS; i++) got[i] = SENTINEL;
+  float* want = tester_alloc_floats(rows * K);
+  float* got = tester_alloc_floats(rows * K + TESTER_GUARD_FLOATS);
+  tester_set_sentinel(got, rows * K + TESTER_GUARD_FLOATS);
   edgert_f32_im2col_nhwc(nhwc, g.H, g.W, g.C, g.C, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.pad_top,
                          g.pad_left, OW, p0, p1, want);
   edgert_f32_im2col_nchw(nchw, g.H, g.W, g.C, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.pad_top,
                          g.pad_left, OW, p0, p1, got);
-  int fail = !guard_intact(got + rows * K) || memcmp(want, got, rows * K * sizeof(float)) != 0;
+  int fail = !tester_guard_intact(got + rows * K) ||
+             memcmp(want, got, rows * K * sizeof(float)) != 0;
   if (fail) describe("im2col_nchw", &g);
   free(nchw);
   free(nhwc);
@@ -235,7 +213,7 @@ static int test_im2col_nchw(void) {
 }
 
 int main(int argc, char** argv) {
-  if (argc > 1 && strcmp(argv[1], "--bench") == 0) {
+  if (tester_take_flag(&argc, argv, "--bench")) {
     printf("[f32-conv] no benchmark (layout copies; timed with the convolutions that use them)\n");
     return 0;
   }

@@ -34,20 +34,10 @@ static const variant variants[] = {
 #endif
     {NULL, NULL, 0, 0}};
 
-static int simd_available(void) {
-  const edgert_cpu_features* f = edgert_cpu();
-  return EDGERT_ARCH_X86_64 ? f->avx2_fma : f->neon;
-}
-
 static int variant_fits(const variant* v, const edgert_f32_dwconv_args* a) {
   if (v->K == 0) return 1;
   return a->KH == v->K && a->KW == v->K && a->SH == v->S && a->SW == v->S && a->DH == 1 &&
          a->DW == 1;
-}
-
-static size_t out_size(size_t n, size_t pad_sum, size_t k, size_t s, size_t d) {
-  const size_t eff = d * (k - 1) + 1;
-  return n + pad_sum < eff ? 0 : (n + pad_sum - eff) / s + 1;
 }
 
 /* Direct ONNX formula on unpacked weights, double accumulation. */
@@ -59,29 +49,21 @@ static void naive(const edgert_f32_dwconv_args* a, const float* weights, const f
         double acc = bias ? bias[c] : 0.0;
         for (size_t ky = 0; ky < a->KH; ky++)
           for (size_t kx = 0; kx < a->KW; kx++) {
-            const long iy = (long)(oy * a->SH + ky * a->DH) - (long)a->pad_top;
-            const long ix = (long)(ox * a->SW + kx * a->DW) - (long)a->pad_left;
-            if (iy < 0 || ix < 0 || iy >= (long)a->H || ix >= (long)a->W) continue;
+            const long iy = tester_tap(oy, a->SH, ky, a->DH, a->pad_top, a->H);
+            const long ix = tester_tap(ox, a->SW, kx, a->DW, a->pad_left, a->W);
+            if (iy < 0 || ix < 0) continue;
             acc += (double)a->input[((size_t)iy * a->W + (size_t)ix) * a->C + c] *
                    weights[(c * a->KH + ky) * a->KW + kx];
           }
-        float y = (float)acc;
-        y = y < a->min ? a->min : y;
-        y = y > a->max ? a->max : y;
-        out[(oy * a->OW + ox) * a->C + c] = y;
+        out[(oy * a->OW + ox) * a->C + c] = tester_clamp((float)acc, a->min, a->max);
       }
 }
-
-/* Below, equal to, above and multiples of the vector widths (4 NEON, 8 AVX2, 16/32 unrolled). */
-static const size_t channel_choices[] = {1,  2,  3,  4,  5,  7,  8,  9,  12, 15,
-                                         16, 17, 24, 31, 32, 33, 40, 64, 65};
-#define N_CHANNEL_CHOICES (sizeof(channel_choices) / sizeof(channel_choices[0]))
 
 /* One random case; K/S/D of 0 means random. Returns non-zero on failure. */
 static int run_case(size_t K, size_t S, size_t D, size_t* checked) {
   edgert_f32_dwconv_args a;
   memset(&a, 0, sizeof(a));
-  a.C = channel_choices[tester_range(0, N_CHANNEL_CHOICES - 1)];
+  a.C = tester_random_channels();
   a.KH = K ? K : tester_range(1, 5);
   a.KW = K ? K : tester_range(1, 5);
   a.SH = S ? S : tester_range(1, 3);
@@ -93,11 +75,10 @@ static int run_case(size_t K, size_t S, size_t D, size_t* checked) {
   a.W = tester_range(1, big ? 40 : 12);
   /* Mostly pads within the kernel; sometimes larger than it (zero-only border outputs). */
   const size_t pad_max = tester_range(0, 3) == 0 ? a.KW + 3 : a.KW / 2 + 1;
-  a.pad_top = tester_range(0, pad_max);
-  a.pad_left = tester_range(0, pad_max);
-  const size_t pad_bottom = tester_range(0, pad_max), pad_right = tester_range(0, pad_max);
-  a.OH = out_size(a.H, a.pad_top + pad_bottom, a.KH, a.SH, a.DH);
-  a.OW = out_size(a.W, a.pad_left + pad_right, a.KW, a.SW, a.DW);
+  size_t pad_bottom, pad_right;
+  tester_random_pads(pad_max, pad_max, &a.pad_top, &a.pad_left, &pad_bottom, &pad_right);
+  a.OH = tester_out_size(a.H, a.pad_top + pad_bottom, a.KH, a.SH, a.DH);
+  a.OW = tester_out_size(a.W, a.pad_left + pad_right, a.KW, a.SW, a.DW);
   if (a.OH == 0 || a.OW == 0) return 0;
   const int clamp = tester_range(0, 1);
   a.min = clamp ? -0.5f : -INFINITY;
@@ -105,12 +86,12 @@ static int run_case(size_t K, size_t S, size_t D, size_t* checked) {
   const int with_bias = tester_range(0, 3) != 0;
 
   const size_t n_in = a.H * a.W * a.C, n_out = a.OH * a.OW * a.C, taps = a.KH * a.KW;
-  float* input = malloc(n_in * sizeof(float));
-  float* weights = malloc(a.C * taps * sizeof(float));
-  float* bias = with_bias ? malloc(a.C * sizeof(float)) : NULL;
-  float* packed = malloc(edgert_f32_dwconv_packed_floats(a.C, a.KH, a.KW) * sizeof(float));
-  float* ref = malloc(n_out * sizeof(float));
-  float* got = malloc(n_out * sizeof(float));
+  float* input = tester_alloc_floats(n_in);
+  float* weights = tester_alloc_floats(a.C * taps);
+  float* bias = with_bias ? tester_alloc_floats(a.C) : NULL;
+  float* packed = tester_alloc_floats(edgert_f32_dwconv_packed_floats(a.C, a.KH, a.KW));
+  float* ref = tester_alloc_floats(n_out);
+  float* got = tester_alloc_floats(n_out);
   tester_fill(input, n_in, -1.0f, 1.0f);
   tester_fill(weights, a.C * taps, -1.0f, 1.0f);
   if (bias) tester_fill(bias, a.C, -1.0f, 1.0f);
@@ -119,35 +100,28 @@ static int run_case(size_t K, size_t S, size_t D, size_t* checked) {
   a.packed = packed;
 
   /* Sometimes a partial row range: rows outside it must stay untouched. */
-  size_t oy0 = 0, oy1 = a.OH;
-  if (tester_range(0, 2) == 0) {
-    oy0 = tester_range(0, a.OH - 1);
-    oy1 = tester_range(oy0 + 1, a.OH);
-  }
+  size_t oy0, oy1;
+  tester_random_rows(a.OH, &oy0, &oy1);
   char what[320];
   snprintf(what, sizeof(what),
-           "H=%zu W=%zu C=%zu K=%zux%zu S=%zux%zu D=%zux%zu pad_tl=%zu,%zu pad_br=%zu,%zu "
-           "clamp=%d bias=%d rows=[%zu,%zu)",
-           a.H, a.W, a.C, a.KH, a.KW, a.SH, a.SW, a.DH, a.DW, a.pad_top, a.pad_left, pad_bottom,
-           pad_right, clamp, with_bias, oy0, oy1);
+           TESTER_WINDOW_FMT " pad_br=%zu,%zu clamp=%d bias=%d rows=[%zu,%zu)",
+           TESTER_WINDOW_ARGS(a), pad_bottom, pad_right, clamp, with_bias, oy0, oy1);
 
   int fail = 0;
-  for (size_t i = 0; i < n_out; i++) ref[i] = got[i] = 42.0f;
+  tester_set(ref, n_out, 42.0f);
+  tester_set(got, n_out, 42.0f);
   naive(&a, weights, bias, ref, oy0, oy1);
   a.output = got;
   edgert_f32_dwconv__scalar(&a, oy0, oy1);
-  char label[400];
-  snprintf(label, sizeof(label), "scalar vs naive [%s]", what);
-  fail |= tester_check_f32(label, ref, got, n_out, 1e-5f);
+  fail |= tester_check_case("scalar vs naive", what, ref, got, n_out, 1e-5f);
   memcpy(ref, got, n_out * sizeof(float));
   (*checked)++;
 
-  for (const variant* v = variants; v->name && !fail && simd_available(); v++) {
+  for (const variant* v = variants; v->name && !fail && tester_simd_available(); v++) {
     if (!variant_fits(v, &a)) continue;
-    for (size_t i = 0; i < n_out; i++) got[i] = 42.0f;
+    tester_set(got, n_out, 42.0f);
     v->fn(&a, oy0, oy1);
-    snprintf(label, sizeof(label), "%s [%s]", v->name, what);
-    fail |= tester_check_f32(label, ref, got, n_out, 1e-5f);
+    fail |= tester_check_case(v->name, what, ref, got, n_out, 1e-5f);
     (*checked)++;
   }
   free(input);
@@ -168,17 +142,6 @@ static const bench_shape bench_shapes[] = {
     {14, 384, 3, 1}, {14, 576, 3, 1}, {7, 960, 3, 1},  {56, 64, 7, 1},  {28, 128, 7, 1},
     {14, 256, 5, 1}, {28, 64, 5, 2},  {7, 512, 7, 1}};
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Activation buffers of the runtime are 64-byte aligned; misaligned rows split cache lines. */
-static float* alloc_aligned(size_t floats) {
-  return aligned_alloc(64, edgert_round_up(floats * sizeof(float), 64));
-}
-
 #define BENCH_MAX 3
 
 /* Minimum over single calls, variants interleaved: robust to other processes sharing the cores,
@@ -191,12 +154,12 @@ static void bench_shape_gmacs(const edgert_f32_dwconv_fn* fns, size_t n,
     fns[i](a, 0, a->OH); /* warm caches */
     best[i] = 1e30;
   }
-  const double end = now_s() + seconds;
-  for (int round = 0; round < min_rounds || (now_s() < end && round < 5000); round++) {
+  const double end = tester_now() + seconds;
+  for (int round = 0; round < min_rounds || (tester_now() < end && round < 5000); round++) {
     for (size_t i = 0; i < n; i++) {
-      const double t0 = now_s();
+      const double t0 = tester_now();
       fns[i](a, 0, a->OH);
-      const double t = now_s() - t0;
+      const double t = tester_now() - t0;
       if (t < best[i]) best[i] = t;
     }
   }
@@ -218,14 +181,15 @@ static void bench(void) {
     a.SH = a.SW = s->S;
     a.DH = a.DW = 1;
     a.pad_top = a.pad_left = (s->K - 1) / 2;
-    a.OH = a.OW = out_size(s->HW, 2 * a.pad_top, s->K, s->S, 1);
+    a.OH = a.OW = tester_out_size(s->HW, 2 * a.pad_top, s->K, s->S, 1);
     a.min = 0.0f;
     a.max = 6.0f;
-    float* input = alloc_aligned(a.H * a.W * a.C);
-    float* weights = malloc(a.C * s->K * s->K * sizeof(float));
-    float* bias = malloc(a.C * sizeof(float));
-    float* packed = alloc_aligned(edgert_f32_dwconv_packed_floats(a.C, s->K, s->K));
-    float* output = alloc_aligned(a.OH * a.OW * a.C);
+    /* Activation buffers of the runtime are 64-byte aligned. */
+    float* input = tester_alloc_aligned_floats(a.H * a.W * a.C);
+    float* weights = tester_alloc_floats(a.C * s->K * s->K);
+    float* bias = tester_alloc_floats(a.C);
+    float* packed = tester_alloc_aligned_floats(edgert_f32_dwconv_packed_floats(a.C, s->K, s->K));
+    float* output = tester_alloc_aligned_floats(a.OH * a.OW * a.C);
     tester_fill(input, a.H * a.W * a.C, -1.0f, 1.0f);
     tester_fill(weights, a.C * s->K * s->K, -1.0f, 1.0f);
     tester_fill(bias, a.C, -1.0f, 1.0f);
@@ -240,7 +204,7 @@ static void bench(void) {
     bench_shape_gmacs(&reference, 1, &a, 3, 0.1, row);
     edgert_f32_dwconv_fn fns[BENCH_MAX];
     size_t column[BENCH_MAX], n = 0;
-    for (const variant* v = variants; v->name && simd_available(); v++) {
+    for (const variant* v = variants; v->name && tester_simd_available(); v++) {
       if (!variant_fits(v, &a)) continue;
       fns[n] = v->fn;
       column[n++] = v->K ? 2 : 1;
@@ -260,15 +224,13 @@ static void bench(void) {
 }
 
 int main(int argc, char** argv) {
-  const int bench_mode = argc > 1 && strcmp(argv[1], "--bench") == 0;
-  if (bench_mode) {
-    argv[1] = argv[0];
-    tester_init(argc - 1, argv + 1, "f32-dwconv");
+  if (tester_init_bench(argc, argv, "f32-dwconv")) {
     bench();
     return 0;
   }
-  tester_init(argc, argv, "f32-dwconv");
-  if (!simd_available()) printf("no SIMD variant runs here: checking the scalar reference only\n");
+  if (!tester_simd_available()) {
+    printf("no SIMD variant runs here: checking the scalar reference only\n");
+  }
   size_t checked = 0;
   /* Fixed kernels/strides with dilation 1 reach the specialised variants; then anything. */
   static const size_t fixed[][2] = {{3, 1}, {3, 2}, {5, 1}, {5, 2}, {7, 1}, {7, 2}};

@@ -15,31 +15,19 @@ typedef struct {
   int (*available)(void);
 } variant;
 
-static int always(void) { return 1; }
-#if EDGERT_ARCH_X86_64
-static int has_avx2(void) { return edgert_cpu()->avx2_fma; }
-#endif
-#if EDGERT_ARCH_ARM64
-static int has_neon(void) { return edgert_cpu()->neon; }
-#endif
-
 static const variant variants[] = {
     {"4x8__scalar", edgert_f32_gemm_4x8__scalar, EDGERT_F32_GEMM_4X8__SCALAR_MR,
-     EDGERT_F32_GEMM_4X8__SCALAR_NR, always},
+     EDGERT_F32_GEMM_4X8__SCALAR_NR, tester_always},
 #if EDGERT_ARCH_X86_64
     {"6x16__avx2", edgert_f32_gemm_6x16__avx2, EDGERT_F32_GEMM_6X16__AVX2_MR,
-     EDGERT_F32_GEMM_6X16__AVX2_NR, has_avx2},
+     EDGERT_F32_GEMM_6X16__AVX2_NR, tester_simd_available},
 #endif
 #if EDGERT_ARCH_ARM64
     {"8x8__neon", edgert_f32_gemm_8x8__neon, EDGERT_F32_GEMM_8X8__NEON_MR,
-     EDGERT_F32_GEMM_8X8__NEON_NR, has_neon},
+     EDGERT_F32_GEMM_8X8__NEON_NR, tester_simd_available},
 #endif
 };
-#define NUM_VARIANTS (sizeof(variants) / sizeof(variants[0]))
-
-/* Written around and after C; any change means a kernel wrote outside its rows/columns. */
-static const float SENTINEL = -12345.5f;
-#define GUARD_FLOATS 64
+#define NUM_VARIANTS TESTER_ARRAY_SIZE(variants)
 
 typedef struct {
   size_t M, N, K, lda, ldc;
@@ -53,27 +41,20 @@ static void describe(const gemm_case* t, const char* who) {
 }
 
 /* Copies the M x N live part of a strided C into a compact array for tester_check_f32 and
- * reports any sentinel overwritten in the row gaps or the guard after the last row. */
+ * reports any sentinel overwritten in the row gaps or the guard after the last row (the
+ * sentinels are written around and after C: any change means a kernel wrote outside its
+ * rows/columns). */
 static int gather_and_check_guards(const float* C, size_t M, size_t N, size_t ldc, size_t c_floats,
                                    float* compact) {
   for (size_t m = 0; m < M; m++) memcpy(compact + m * N, C + m * ldc, N * sizeof(float));
-  for (size_t i = 0; i < c_floats + GUARD_FLOATS; i++) {
+  for (size_t i = 0; i < c_floats + TESTER_GUARD_FLOATS; i++) {
     const int live = i < c_floats && i % ldc < N;
-    if (!live && memcmp(&C[i], &SENTINEL, sizeof(float)) != 0) {
+    if (!live && !tester_is_sentinel(&C[i])) {
       printf("FAIL: write outside C at float %zu (row %zu col %zu)\n", i, i / ldc, i % ldc);
       return 1;
     }
   }
   return 0;
-}
-
-static float* alloc_floats(size_t n) {
-  float* p = malloc((n ? n : 1) * sizeof(float));
-  if (p == NULL) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
 }
 
 /* Runs the variant on the whole problem or as four sub-range calls split at a row and a panel
@@ -104,14 +85,14 @@ static int run_case(const variant* v, const gemm_case* t) {
   const size_t M = t->M, N = t->N, K = t->K;
   /* Exact sizes: ASan flags any read past the last row of A or the packed panels. */
   const size_t a_floats = (M - 1) * t->lda + K, c_floats = (M - 1) * t->ldc + N;
-  float* A = alloc_floats(a_floats);
-  float* B = alloc_floats(K * N);
-  float* bias = alloc_floats(N);
+  float* A = tester_alloc_floats(a_floats);
+  float* B = tester_alloc_floats(K * N);
+  float* bias = tester_alloc_floats(N);
   tester_fill(A, a_floats, -1.0f, 1.0f);
   tester_fill(B, K * N, -1.0f, 1.0f);
   tester_fill(bias, N, -1.0f, 1.0f);
   const size_t packed_floats = edgert_f32_gemm_packed_floats(K, N, v->nr);
-  float* packed = alloc_floats(packed_floats);
+  float* packed = tester_alloc_floats(packed_floats);
   edgert_f32_gemm_pack(K, N, v->nr, B, t->transposed_b ? 1 : N, t->transposed_b ? K : 1,
                        t->has_bias ? bias : NULL, packed);
 
@@ -123,10 +104,10 @@ static int run_case(const variant* v, const gemm_case* t) {
     params.max = tester_uniform(0.0f, 1.0f) * spread;
   }
 
-  float* direct = alloc_floats(M * N);
-  float* ref = alloc_floats(M * N);
-  float* got = alloc_floats(M * N);
-  float* C = alloc_floats(c_floats + GUARD_FLOATS);
+  float* direct = tester_alloc_floats(M * N);
+  float* ref = tester_alloc_floats(M * N);
+  float* got = tester_alloc_floats(M * N);
+  float* C = tester_alloc_floats(c_floats + TESTER_GUARD_FLOATS);
   int fail = 0;
 
   /* The spec, straight from the unpacked B: checks pack + reference together. */
@@ -147,7 +128,7 @@ static int run_case(const variant* v, const gemm_case* t) {
   /* Rounding happens at the scale of the sums before the clamp: 1e-5 of that scale (the
    * checker multiplies tol by the largest clamped output). */
   const float tol = (float)(1e-5 * max_unclamped / max_clamped);
-  for (size_t i = 0; i < c_floats + GUARD_FLOATS; i++) C[i] = SENTINEL;
+  tester_set_sentinel(C, c_floats + TESTER_GUARD_FLOATS);
   edgert_f32_gemm_ref(v->nr, M, N, K, A, t->lda, packed, C, t->ldc, &params);
   if (gather_and_check_guards(C, M, N, t->ldc, c_floats, ref) ||
       tester_check_f32("ref vs direct", direct, ref, M * N, tol)) {
@@ -155,7 +136,7 @@ static int run_case(const variant* v, const gemm_case* t) {
     fail = 1;
   }
 
-  for (size_t i = 0; i < c_floats + GUARD_FLOATS; i++) C[i] = SENTINEL;
+  tester_set_sentinel(C, c_floats + TESTER_GUARD_FLOATS);
   call_variant(v, t, A, packed, C, &params);
   if (!fail && (gather_and_check_guards(C, M, N, t->ldc, c_floats, got) ||
                 tester_check_f32(v->name, ref, got, M * N, tol))) {
@@ -223,23 +204,6 @@ static int test_variant(const variant* v) {
   return fails;
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* 64-byte aligned like the runtime's arena and packed weights: a 16-float panel row is then
- * exactly one cache line (misaligned packed B costs the AVX2 kernel up to a third). */
-static float* alloc_aligned_floats(size_t n) {
-  void* p = aligned_alloc(64, edgert_round_up(n * sizeof(float), 64));
-  if (p == NULL) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
-
 #if EDGERT_ARCH_X86_64
 #include <immintrin.h>
 
@@ -253,7 +217,7 @@ __attribute__((target("avx2,fma"))) static double avx2_peak_gflops(void) {
          a6 = _mm256_set1_ps(6.0f), a7 = _mm256_set1_ps(7.0f), a8 = _mm256_set1_ps(8.0f),
          a9 = _mm256_set1_ps(9.0f), a10 = _mm256_set1_ps(10.0f), a11 = _mm256_set1_ps(11.0f);
   const size_t iterations = 200000;
-  const double t0 = now_seconds();
+  const double t0 = tester_now();
   for (size_t i = 0; i < iterations; i++) {
     a0 = _mm256_fmadd_ps(a0, b, c); a1 = _mm256_fmadd_ps(a1, b, c);
     a2 = _mm256_fmadd_ps(a2, b, c); a3 = _mm256_fmadd_ps(a3, b, c);
@@ -262,7 +226,7 @@ __attribute__((target("avx2,fma"))) static double avx2_peak_gflops(void) {
     a8 = _mm256_fmadd_ps(a8, b, c); a9 = _mm256_fmadd_ps(a9, b, c);
     a10 = _mm256_fmadd_ps(a10, b, c); a11 = _mm256_fmadd_ps(a11, b, c);
   }
-  const double dt = now_seconds() - t0;
+  const double dt = tester_now() - t0;
   const __m256 sum = _mm256_add_ps(
       _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
                     _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))),
@@ -275,25 +239,27 @@ __attribute__((target("avx2,fma"))) static double avx2_peak_gflops(void) {
 
 /* Best of many ~2 ms batches, single thread: on a shared machine some batch runs unpreempted. */
 static double bench_gflops(const variant* v, size_t M, size_t N, size_t K) {
-  float* A = alloc_aligned_floats(M * K);
-  float* B = alloc_floats(K * N);
-  float* C = alloc_aligned_floats(M * N);
-  float* packed = alloc_aligned_floats(edgert_f32_gemm_packed_floats(K, N, v->nr));
+  /* 64-byte aligned: a 16-float panel row is then exactly one cache line (misaligned packed B
+   * costs the AVX2 kernel up to a third). */
+  float* A = tester_alloc_aligned_floats(M * K);
+  float* B = tester_alloc_floats(K * N);
+  float* C = tester_alloc_aligned_floats(M * N);
+  float* packed = tester_alloc_aligned_floats(edgert_f32_gemm_packed_floats(K, N, v->nr));
   tester_fill(A, M * K, -1.0f, 1.0f);
   tester_fill(B, K * N, -1.0f, 1.0f);
   edgert_f32_gemm_pack(K, N, v->nr, B, 1, K, NULL, packed);
   const edgert_f32_minmax_params params = {0.0f, 6.0f};
 
-  double t0 = now_seconds();
+  double t0 = tester_now();
   v->fn(M, N, K, A, K, packed, C, N, &params);
-  const double once = now_seconds() - t0 + 1e-7;
+  const double once = tester_now() - t0 + 1e-7;
   const size_t reps = (size_t)(0.002 / once) + 1;
   const int batches = (int)fmax(5.0, fmin(30.0, 0.1 / (once * (double)reps)));
   double best = 1e30;
   for (int batch = 0; batch < batches; batch++) {
-    t0 = now_seconds();
+    t0 = tester_now();
     for (size_t r = 0; r < reps; r++) v->fn(M, N, K, A, K, packed, C, N, &params);
-    const double dt = (now_seconds() - t0) / (double)reps;
+    const double dt = (tester_now() - t0) / (double)reps;
     if (dt < best) best = dt;
   }
   free(A);
@@ -340,18 +306,7 @@ static void bench(void) {
 }
 
 int main(int argc, char** argv) {
-  /* "--bench" may appear anywhere; the remaining first argument is the seed. */
-  int do_bench = 0, nargs = 0;
-  char* args[3] = {argv[0], NULL, NULL};
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--bench") == 0) {
-      do_bench = 1;
-    } else if (nargs < 1) {
-      args[1 + nargs++] = argv[i];
-    }
-  }
-  tester_init(1 + nargs, args, "f32-gemm");
-  if (do_bench) {
+  if (tester_init_bench(argc, argv, "f32-gemm")) {
     bench();
     return 0;
   }

@@ -33,7 +33,7 @@ static const op_info ops[NUM_OPS] = {
 
 typedef struct {
   const char* name;
-  int available;
+  int (*available)(void); /* whether it runs here */
   edgert_f32_vbinary_fn fn[NUM_OPS];
 } variant;
 
@@ -49,27 +49,19 @@ typedef struct {
     }                                                                                              \
   }
 
-static float* alloc_floats(size_t n) {
-  float* p = malloc(n ? n * sizeof(float) : 1);
-  if (p == NULL) { fprintf(stderr, "out of memory\n"); exit(2); }
-  return p;
-}
+static const variant variants[] = {VARIANT(scalar, tester_always), TESTER_SIMD_VARIANTS(VARIANT)};
+#define NUM_VARIANTS TESTER_ARRAY_SIZE(variants)
 
-static float* copy_floats(const float* src, size_t n) {
-  float* p = alloc_floats(n);
-  if (n) memcpy(p, src, n * sizeof(float));
-  return p;
-}
-
-static uint32_t bits_of(float v) {
-  uint32_t b;
-  memcpy(&b, &v, sizeof(b));
-  return b;
+/* At the start of the checks and of the benchmark. */
+static void report_variants(void) {
+  for (size_t v = 0; v < NUM_VARIANTS; v++) {
+    tester_report_variant(variants[v].name, variants[v].available);
+  }
 }
 
 /* Distance in ulps along the float line (+0 and -0 coincide). */
 static uint64_t ulp_distance(float x, float y) {
-  const uint32_t bx = bits_of(x), by = bits_of(y);
+  const uint32_t bx = tester_bits_of(x), by = tester_bits_of(y);
   const int64_t ox = (bx & 0x80000000u) ? -(int64_t)(bx & 0x7FFFFFFFu) : (int64_t)bx;
   const int64_t oy = (by & 0x80000000u) ? -(int64_t)(by & 0x7FFFFFFFu) : (int64_t)by;
   return (uint64_t)(ox > oy ? ox - oy : oy - ox);
@@ -78,7 +70,7 @@ static uint64_t ulp_distance(float x, float y) {
 /* Exact bits, or any NaN for a NaN, or within max_ulps (which never excuses a sign-of-zero flip). */
 static int matches(float ref, float got, uint32_t max_ulps) {
   if (isnan(ref) || isnan(got)) return isnan(ref) && isnan(got);
-  if (bits_of(ref) == bits_of(got)) return 1;
+  if (tester_bits_of(ref) == tester_bits_of(got)) return 1;
   return max_ulps > 0 && ref != 0.0f && ulp_distance(ref, got) <= max_ulps;
 }
 
@@ -114,38 +106,39 @@ static int compare(const char* what, const variant* v, int op, size_t n, const f
       const float bi = ops[op].form == VV ? b[i] : b[0];
       printf("FAIL %s %s (%s) n=%zu i=%zu: a=%.9g b=%.9g clamp=[%g, %g] ref=%.9g (0x%08x) got=%.9g "
              "(0x%08x)\n", ops[op].name, v->name, what, n, i, a[i], bi, p->min, p->max, ref[i],
-             bits_of(ref[i]), got[i], bits_of(got[i]));
+             tester_bits_of(ref[i]), got[i], tester_bits_of(got[i]));
       return 1;
     }
   }
   return 0;
 }
 
-/* One op, one variant, one size, every placement. */
-static int check_shape(const variant* ref_variant, const variant* v, int op, size_t n) {
+/* One op, variant vi, one size, every placement; variant 0 (the scalar spec) is the reference. */
+static int check_shape(size_t vi, int op, size_t n) {
+  const variant *ref_variant = &variants[0], *v = &variants[vi];
   if (n == 0) {
     const edgert_f32_minmax_params p = random_clamp();
     v->fn[op](0, NULL, NULL, NULL, &p);  /* n == 0 must touch no operand */
   }
   const size_t b_len = ops[op].form == VV ? n : 1;
   const edgert_f32_minmax_params p = random_clamp();
-  float* a = alloc_floats(n);
-  float* b = alloc_floats(b_len);
+  float* a = tester_alloc_floats(n);
+  float* b = tester_alloc_floats(b_len);
   for (size_t i = 0; i < n; i++) a[i] = random_operand();
   for (size_t i = 0; i < b_len; i++) b[i] = random_operand();
-  float* ref = alloc_floats(n);
+  float* ref = tester_alloc_floats(n);
   ref_variant->fn[op](n, a, b, ref, &p);
   int failures = 0;
 
-  float* y = alloc_floats(n);
+  float* y = tester_alloc_floats(n);
   v->fn[op](n, a, b, y, &p);
   failures += compare("aligned", v, op, n, a, b, &p, ref, y);
 
   /* Each pointer in turn offset by one float (end still exact). */
   for (int which = 0; which < 3; which++) {
-    float* a_base = alloc_floats(n + (which == 0));
-    float* b_base = alloc_floats(b_len + (which == 1));
-    float* y_base = alloc_floats(n + (which == 2));
+    float* a_base = tester_alloc_floats(n + (which == 0));
+    float* b_base = tester_alloc_floats(b_len + (which == 1));
+    float* y_base = tester_alloc_floats(n + (which == 2));
     float* a_off = a_base + (which == 0);
     float* b_off = b_base + (which == 1);
     float* y_off = y_base + (which == 2);
@@ -159,14 +152,14 @@ static int check_shape(const variant* ref_variant, const variant* v, int op, siz
     free(y_base);
   }
 
-  float* in_place = copy_floats(a, n);
+  float* in_place = tester_copy_floats(a, n);
   v->fn[op](n, in_place, b, in_place, &p);
   failures += compare("y aliases a", v, op, n, a, b, &p, ref, in_place);
   free(in_place);
 
   /* y aliases b: for the scalar forms y[0] holds the scalar and is overwritten while in use. */
   if (n > 0) {
-    float* yb = alloc_floats(n);
+    float* yb = tester_alloc_floats(n);
     if (ops[op].form == VV) {
       memcpy(yb, b, n * sizeof(float));
     } else {
@@ -178,9 +171,9 @@ static int check_shape(const variant* ref_variant, const variant* v, int op, siz
   }
 
   if (ops[op].form == VV) {
-    float* ref_same = alloc_floats(n);
+    float* ref_same = tester_alloc_floats(n);
     ref_variant->fn[op](n, a, a, ref_same, &p);
-    float* same = copy_floats(a, n);
+    float* same = tester_copy_floats(a, n);
     v->fn[op](n, same, same, same, &p);
     failures += compare("a == b == y", v, op, n, a, a, &p, ref_same, same);
     free(ref_same);
@@ -194,18 +187,13 @@ static int check_shape(const variant* ref_variant, const variant* v, int op, siz
   return failures;
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* L1-resident single-thread throughput, ~20 ms per op and variant. */
-static void bench(const variant* variants, size_t num_variants) {
+static int bench(void) {
+  report_variants();
   const size_t n = 4096;
-  float* a = alloc_floats(n);
-  float* b = alloc_floats(n);
-  float* y = alloc_floats(n);
+  float* a = tester_alloc_floats(n);
+  float* b = tester_alloc_floats(n);
+  float* y = tester_alloc_floats(n);
   tester_fill(a, n, 1.0f, 8.0f);
   tester_fill(b, n, 1.0f, 8.0f);
   const edgert_f32_minmax_params p = {0.0f, INFINITY};
@@ -213,17 +201,13 @@ static void bench(const variant* variants, size_t num_variants) {
   for (int op = 0; op < NUM_OPS; op++) {
     printf("  %-7s", ops[op].name);
     const double bytes = ops[op].form == VV ? 12.0 : 8.0;
-    for (size_t v = 0; v < num_variants; v++) {
-      if (!variants[v].available) continue;
-      size_t reps = 0;
-      const double start = now_seconds();
-      double elapsed;
+    for (size_t v = 0; v < NUM_VARIANTS; v++) {
+      if (!variants[v].available()) continue;
+      tester_timer timer = tester_timer_start();
       do {
         for (int k = 0; k < 16; k++) variants[v].fn[op](n, a, b, y, &p);
-        reps += 16;
-        elapsed = now_seconds() - start;
-      } while (elapsed < 0.02);
-      const double gelem = reps * n / elapsed * 1e-9;
+      } while (tester_timer_more(&timer, 16, 0.02));
+      const double gelem = tester_timer_rate(&timer) * n * 1e-9;
       printf("  %s %7.3f (%6.2f)", variants[v].name, gelem, gelem * bytes);
     }
     printf("\n");
@@ -231,53 +215,22 @@ static void bench(const variant* variants, size_t num_variants) {
   free(a);
   free(b);
   free(y);
+  return 0;
 }
 
-int main(int argc, char** argv) {
-  int do_bench = 0;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--bench") == 0) {
-      do_bench = 1;
-      for (int j = i; j + 1 < argc; j++) argv[j] = argv[j + 1];
-      argc--;
-      i--;
-    }
-  }
-  tester_init(argc, argv, "f32-vbinary");
-  const edgert_cpu_features* cpu = edgert_cpu();
-  (void)cpu;
-  const variant variants[] = {
-      VARIANT(scalar, 1),
-#if EDGERT_ARCH_X86_64
-      VARIANT(avx2, cpu->avx2_fma),
-#endif
-#if EDGERT_ARCH_ARM64
-      VARIANT(neon, cpu->neon),
-#endif
-  };
-  const size_t num_variants = sizeof(variants) / sizeof(variants[0]);
-  for (size_t v = 0; v < num_variants; v++) {
-    printf("variant %-7s %s\n", variants[v].name,
-           variants[v].available ? "runs" : "skipped (CPU lacks it, or EDGERT_KERNELS=scalar)");
-  }
-
-  if (do_bench) {
-    bench(variants, num_variants);
-    return 0;
-  }
-
+static int test(void) {
+  report_variants();
   int failures = 0;
   size_t shapes = 0;
-  for (size_t v = 0; v < num_variants; v++) {
-    if (!variants[v].available) continue;
-    for (int op = 0; op < NUM_OPS; op++) {
-      for (size_t n = 0; n <= 70; n++, shapes++) failures += check_shape(&variants[0], &variants[v], op, n);
-      for (int k = 0; k < 4; k++, shapes++) {
-        failures += check_shape(&variants[0], &variants[v], op, tester_range(71, 5000));
-      }
-    }
+  for (size_t v = 0; v < NUM_VARIANTS; v++) {
+    if (!variants[v].available()) continue;
+    failures += tester_elementwise_shapes(check_shape, v, NUM_OPS, &shapes);
   }
   printf("[f32-vbinary] %zu shapes x up to 7 placements, %d failures: %s\n", shapes, failures,
          failures ? "FAIL" : "PASS");
   return failures ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+  return tester_init_bench(argc, argv, "f32-vbinary") ? bench() : test();
 }

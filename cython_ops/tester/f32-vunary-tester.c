@@ -43,7 +43,7 @@ static const op_info ops[NUM_OPS] = {
 
 typedef struct {
   const char* name;
-  int available;
+  int (*available)(void); /* whether it runs here */
   edgert_f32_vunary_fn fn[NUM_OPS];
   edgert_f32_vprelu_fn prelu;
 } variant;
@@ -58,28 +58,20 @@ typedef struct {
         edgert_f32_vprelu__##arch                                                                \
   }
 
-static float* alloc_floats(size_t n) {
-  float* p = malloc(n ? n * sizeof(float) : 1);
-  if (p == NULL) { fprintf(stderr, "out of memory\n"); exit(2); }
-  return p;
-}
+static const variant variants[] = {VARIANT(scalar, tester_always), TESTER_SIMD_VARIANTS(VARIANT)};
+#define NUM_VARIANTS TESTER_ARRAY_SIZE(variants)
 
-static uint32_t bits_of(float v) {
-  uint32_t b;
-  memcpy(&b, &v, sizeof(b));
-  return b;
-}
-
-static float float_of(uint32_t b) {
-  float v;
-  memcpy(&v, &b, sizeof(v));
-  return v;
+/* At the start of the checks and of the benchmark. */
+static void report_variants(void) {
+  for (size_t v = 0; v < NUM_VARIANTS; v++) {
+    tester_report_variant(variants[v].name, variants[v].available);
+  }
 }
 
 /* Error of one output under a check; NaN/inf mismatches are infinite. */
 static double error_of(enum check check, float ref, float got) {
   if (isnan(ref) || isnan(got)) return isnan(ref) && isnan(got) ? 0.0 : INFINITY;
-  if (check == EXACT) return bits_of(ref) == bits_of(got) ? 0.0 : INFINITY;
+  if (check == EXACT) return tester_bits_of(ref) == tester_bits_of(got) ? 0.0 : INFINITY;
   if (ref == got) return 0.0;
   if (isinf(ref) || isinf(got)) return INFINITY;
   const double d = fabs((double)got - (double)ref);
@@ -121,7 +113,7 @@ static edgert_f32_unary_params random_params(int op) {
 static float* make_sweep(size_t* count) {
   const size_t grid = 40 * 16384 + 1, binades = 2 * 157 * 64, random_bits = 1 << 16, random_wide = 1 << 16;
   const size_t n = grid + binades + random_bits + random_wide + NUM_SPECIALS;
-  float* x = alloc_floats(n);
+  float* x = tester_alloc_floats(n);
   size_t k = 0;
   for (size_t i = 0; i < grid; i++) x[k++] = -20.0f + (float)i / 16384.0f;
   for (int e = -149; e <= 7; e++) {
@@ -131,7 +123,7 @@ static float* make_sweep(size_t* count) {
       x[k++] = -v;
     }
   }
-  for (size_t i = 0; i < random_bits; i++) x[k++] = float_of((uint32_t)tester_next());
+  for (size_t i = 0; i < random_bits; i++) x[k++] = tester_float_of((uint32_t)tester_next());
   for (size_t i = 0; i < random_wide; i++) x[k++] = tester_uniform(-120.0f, 120.0f);
   for (size_t i = 0; i < NUM_SPECIALS; i++) x[k++] = specials[i];
   *count = k;
@@ -146,19 +138,19 @@ static int is_limit(float x, float ref) {
   return ref == 0.0f || fabsf(ref) == 1.0f || ref == x || ref == -sweep_params.alpha;
 }
 
-static int sweep(const variant* variants, size_t num_variants) {
+static int sweep(void) {
   size_t n;
   float* x = make_sweep(&n);
-  float* ref = alloc_floats(n);
-  float* got = alloc_floats(n);
+  float* ref = tester_alloc_floats(n);
+  float* got = tester_alloc_floats(n);
   int failures = 0;
   printf("accuracy sweep over %zu inputs (alpha=0.2 beta=0.5 min=0 max=6):\n", n);
   printf("  %-12s %-8s %-8s %12s %8s %12s  %s\n", "op", "variant", "check", "max err", "tol",
          "max abs err", "worst x");
   for (int op = 0; op < NUM_OPS; op++) {
     variants[0].fn[op](n, x, ref, &sweep_params);
-    for (size_t v = 0; v < num_variants; v++) {
-      if (!variants[v].available) continue;
+    for (size_t v = 0; v < NUM_VARIANTS; v++) {
+      if (!variants[v].available()) continue;
       variants[v].fn[op](n, x, got, &sweep_params);
       const enum check check = ops[op].check;
       double max_err = 0.0, max_abs = 0.0;
@@ -198,17 +190,19 @@ static int compare(const char* what, const char* variant_name, const char* op_na
   return 0;
 }
 
-/* One op, one variant, one size: aligned, offset by one float, and in place. */
-static int check_shape(const variant* ref_variant, const variant* v, int op, size_t n) {
+/* One op, variant vi, one size: aligned, offset by one float, and in place; variant 0 (the
+ * scalar spec) is the reference. */
+static int check_shape(size_t vi, int op, size_t n) {
+  const variant *ref_variant = &variants[0], *v = &variants[vi];
   const edgert_f32_unary_params params = random_params(op);
   const edgert_f32_unary_params* p = ops[op].uses_params ? &params : NULL;
   if (n == 0) v->fn[op](0, NULL, NULL, p);  /* n == 0 must touch no element */
-  float* x = alloc_floats(n);
-  float* x_copy = alloc_floats(n);
-  float* ref = alloc_floats(n);
-  float* y = alloc_floats(n);
-  float* x_offset_base = alloc_floats(n + 1);
-  float* y_offset_base = alloc_floats(n + 1);
+  float* x = tester_alloc_floats(n);
+  float* x_copy = tester_alloc_floats(n);
+  float* ref = tester_alloc_floats(n);
+  float* y = tester_alloc_floats(n);
+  float* x_offset_base = tester_alloc_floats(n + 1);
+  float* y_offset_base = tester_alloc_floats(n + 1);
   for (size_t i = 0; i < n; i++) x[i] = random_input();
   if (n) memcpy(x_copy, x, n * sizeof(float));
   ref_variant->fn[op](n, x, ref, p);
@@ -243,13 +237,13 @@ static int check_shape(const variant* ref_variant, const variant* v, int op, siz
 static int check_prelu(const variant* ref_variant, const variant* v, size_t rows, size_t channels) {
   if (channels == 1) v->prelu(0, 1, NULL, NULL, NULL);  /* rows == 0 must touch nothing */
   const size_t n = rows * channels;
-  float* x = alloc_floats(n);
-  float* slope = alloc_floats(channels);
-  float* ref = alloc_floats(n);
-  float* y = alloc_floats(n);
-  float* x_offset_base = alloc_floats(n + 1);
-  float* slope_offset_base = alloc_floats(channels + 1);
-  float* y_offset_base = alloc_floats(n + 1);
+  float* x = tester_alloc_floats(n);
+  float* slope = tester_alloc_floats(channels);
+  float* ref = tester_alloc_floats(n);
+  float* y = tester_alloc_floats(n);
+  float* x_offset_base = tester_alloc_floats(n + 1);
+  float* slope_offset_base = tester_alloc_floats(channels + 1);
+  float* y_offset_base = tester_alloc_floats(n + 1);
   for (size_t i = 0; i < n; i++) x[i] = random_input();
   tester_fill(slope, channels, -1.0f, 1.0f);
   ref_variant->prelu(rows, channels, x, slope, ref);
@@ -279,83 +273,39 @@ static int check_prelu(const variant* ref_variant, const variant* v, size_t rows
   return failures;
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* L1-resident single-thread throughput, ~20 ms per op and variant. */
-static void bench(const variant* variants, size_t num_variants) {
+static int bench(void) {
+  report_variants();
   const size_t n = 4096;
-  float* x = alloc_floats(n);
-  float* y = alloc_floats(n);
+  float* x = tester_alloc_floats(n);
+  float* y = tester_alloc_floats(n);
   tester_fill(x, n, -8.0f, 8.0f);
   printf("bench: n=%zu, single thread, Gelem/s (GB/s at 8 bytes/elem)\n", n);
   for (int op = 0; op < NUM_OPS; op++) {
     printf("  %-12s", ops[op].name);
-    for (size_t v = 0; v < num_variants; v++) {
-      if (!variants[v].available) continue;
-      size_t reps = 0;
-      const double start = now_seconds();
-      double elapsed;
+    for (size_t v = 0; v < NUM_VARIANTS; v++) {
+      if (!variants[v].available()) continue;
+      tester_timer timer = tester_timer_start();
       do {
         for (int k = 0; k < 16; k++) variants[v].fn[op](n, x, y, &sweep_params);
-        reps += 16;
-        elapsed = now_seconds() - start;
-      } while (elapsed < 0.02);
-      const double gelem = reps * n / elapsed * 1e-9;
+      } while (tester_timer_more(&timer, 16, 0.02));
+      const double gelem = tester_timer_rate(&timer) * n * 1e-9;
       printf("  %s %7.3f (%6.2f)", variants[v].name, gelem, gelem * 8);
     }
     printf("\n");
   }
   free(x);
   free(y);
+  return 0;
 }
 
-int main(int argc, char** argv) {
-  int do_bench = 0;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--bench") == 0) {
-      do_bench = 1;
-      for (int j = i; j + 1 < argc; j++) argv[j] = argv[j + 1];
-      argc--;
-      i--;
-    }
-  }
-  tester_init(argc, argv, "f32-vunary");
-  const edgert_cpu_features* cpu = edgert_cpu();
-  (void)cpu;
-  const variant variants[] = {
-      VARIANT(scalar, 1),
-#if EDGERT_ARCH_X86_64
-      VARIANT(avx2, cpu->avx2_fma),
-#endif
-#if EDGERT_ARCH_ARM64
-      VARIANT(neon, cpu->neon),
-#endif
-  };
-  const size_t num_variants = sizeof(variants) / sizeof(variants[0]);
-  for (size_t v = 0; v < num_variants; v++) {
-    printf("variant %-7s %s\n", variants[v].name,
-           variants[v].available ? "runs" : "skipped (CPU lacks it, or EDGERT_KERNELS=scalar)");
-  }
-
-  if (do_bench) {
-    bench(variants, num_variants);
-    return 0;
-  }
-
-  int failures = sweep(variants, num_variants);
+static int test(void) {
+  report_variants();
+  int failures = sweep();
   size_t shapes = 0;
-  for (size_t v = 0; v < num_variants; v++) {
-    if (!variants[v].available) continue;
-    for (int op = 0; op < NUM_OPS; op++) {
-      for (size_t n = 0; n <= 70; n++, shapes++) failures += check_shape(&variants[0], &variants[v], op, n);
-      for (int k = 0; k < 4; k++, shapes++) {
-        failures += check_shape(&variants[0], &variants[v], op, tester_range(71, 5000));
-      }
-    }
+  for (size_t v = 0; v < NUM_VARIANTS; v++) {
+    if (!variants[v].available()) continue;
+    failures += tester_elementwise_shapes(check_shape, v, NUM_OPS, &shapes);
     for (size_t rows = 1; rows <= 3; rows++) {
       for (size_t channels = 1; channels <= 40; channels++, shapes++) {
         failures += check_prelu(&variants[0], &variants[v], rows, channels);
@@ -368,4 +318,8 @@ int main(int argc, char** argv) {
   printf("[f32-vunary] %zu shapes x 3 placements, %d failures: %s\n", shapes, failures,
          failures ? "FAIL" : "PASS");
   return failures ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+  return tester_init_bench(argc, argv, "f32-vunary") ? bench() : test();
 }

@@ -68,4 +68,243 @@ static inline int tester_check_f32(const char* what, const float* ref, const flo
   return 0;
 }
 
+/* tester_check_f32 with the label "who [what]": who ran (a variant, "scalar vs naive"), what
+ * case. */
+static inline int tester_check_case(const char* who, const char* what, const float* ref,
+                                    const float* got, size_t n, float tol) {
+  char label[512];
+  snprintf(label, sizeof(label), "%s [%s]", who, what);
+  return tester_check_f32(label, ref, got, n, tol);
+}
+
+/* ---- Arguments and variants ----------------------------------------------------------- */
+
+/* Removes every `flag` from argv, wherever it stands, and returns whether there was one: the
+ * first remaining argument is then the seed for tester_init. */
+static inline int tester_take_flag(int* argc, char** argv, const char* flag) {
+  int found = 0, kept = 1;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], flag) == 0) {
+      found = 1;
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argv[kept] = NULL;
+  *argc = kept;
+  return found;
+}
+
+/* tester_init for a tester with a benchmark mode: "--bench" may stand anywhere in argv.
+ * Returns whether it does. */
+static inline int tester_init_bench(int argc, char** argv, const char* family) {
+  const int bench = tester_take_flag(&argc, argv, "--bench");
+  tester_init(argc, argv, family);
+  return bench;
+}
+
+/* Whether this CPU runs the SIMD variants compiled here (AVX2+FMA on x86-64, NEON on aarch64);
+ * EDGERT_KERNELS=scalar turns them off. */
+static inline int tester_simd_available(void) {
+  const edgert_cpu_features* f = edgert_cpu();
+  return EDGERT_ARCH_X86_64 ? f->avx2_fma : f->neon;
+}
+
+static inline int tester_always(void) { return 1; }
+
+/* The SIMD variants of a family compiled here, for a variant table that starts with the scalar
+ * spec: {VARIANT(scalar, tester_always), TESTER_SIMD_VARIANTS(VARIANT)} with a tester's own
+ * VARIANT(arch, available) macro; available is a function telling whether the variant runs. */
+#if EDGERT_ARCH_X86_64
+#define TESTER_SIMD_VARIANTS(VARIANT) VARIANT(avx2, tester_simd_available),
+#elif EDGERT_ARCH_ARM64
+#define TESTER_SIMD_VARIANTS(VARIANT) VARIANT(neon, tester_simd_available),
+#else
+#define TESTER_SIMD_VARIANTS(VARIANT)
+#endif
+
+#define TESTER_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Prints whether a variant runs here and returns it. */
+static inline int tester_report_variant(const char* name, int (*available)(void)) {
+  const int runs = available();
+  printf("variant %-7s %s\n", name,
+         runs ? "runs" : "skipped (CPU lacks it, or EDGERT_KERNELS=scalar)");
+  return runs;
+}
+
+/* Elementwise shapes of variant v: check(v, op, n) for every op < num_ops and every n = 0..70
+ * (every tail of every unroll), then 4 large random n. Returns the failures; *shapes counts the
+ * checks. */
+static inline int tester_elementwise_shapes(int (*check)(size_t v, int op, size_t n), size_t v,
+                                            int num_ops, size_t* shapes) {
+  int failures = 0;
+  for (int op = 0; op < num_ops; op++) {
+    for (size_t n = 0; n <= 70; n++, (*shapes)++) failures += check(v, op, n);
+    for (int k = 0; k < 4; k++, (*shapes)++) failures += check(v, op, tester_range(71, 5000));
+  }
+  return failures;
+}
+
+/* ---- Buffers ---------------------------------------------------------------------------- */
+
+/* n floats in an exact-size heap block (1 byte for n == 0), so that under EDGERT_SANITIZE=1
+ * ASan flags any access past the end. Exits on out of memory. */
+static inline float* tester_alloc_floats(size_t n) {
+  float* p = malloc(n ? n * sizeof(float) : 1);
+  if (p == NULL) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
+  return p;
+}
+
+static inline float* tester_copy_floats(const float* src, size_t n) {
+  float* p = tester_alloc_floats(n);
+  if (n) memcpy(p, src, n * sizeof(float));
+  return p;
+}
+
+/* For benchmarks: 64-byte aligned (size rounded up to 64 bytes) like the runtime's arena and
+ * packed weights; misaligned rows split cache lines and slow SIMD kernels down. */
+static inline float* tester_alloc_aligned_floats(size_t n) {
+  float* p = aligned_alloc(64, edgert_round_up(n * sizeof(float), 64));
+  if (p == NULL) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
+  return p;
+}
+
+static inline void tester_set(float* p, size_t n, float value) {
+  for (size_t i = 0; i < n; i++) p[i] = value;
+}
+
+/* Guards: outputs get TESTER_GUARD_FLOATS sentinels after their end (and in any gaps between
+ * rows); a sentinel that changed means a kernel wrote outside its output. */
+#define TESTER_GUARD_FLOATS 64
+#define TESTER_SENTINEL (-12345.5f)
+
+static inline void tester_set_sentinel(float* p, size_t n) { tester_set(p, n, TESTER_SENTINEL); }
+
+/* Bit for bit, so that no NaN or other value passes for the sentinel. */
+static inline int tester_is_sentinel(const float* p) {
+  const float sentinel = TESTER_SENTINEL;
+  return memcmp(p, &sentinel, sizeof(float)) == 0;
+}
+
+/* 1 when the TESTER_GUARD_FLOATS floats at guard (just past an output) are intact; else prints
+ * the first overwritten one and returns 0. */
+static inline int tester_guard_intact(const float* guard) {
+  for (size_t i = 0; i < TESTER_GUARD_FLOATS; i++) {
+    if (!tester_is_sentinel(&guard[i])) {
+      printf("FAIL: write past the end of the output (guard float %zu)\n", i);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* ---- Floats ----------------------------------------------------------------------------- */
+
+static inline uint32_t tester_bits_of(float v) {
+  uint32_t b;
+  memcpy(&b, &v, sizeof(b));
+  return b;
+}
+
+static inline float tester_float_of(uint32_t b) {
+  float v;
+  memcpy(&v, &b, sizeof(v));
+  return v;
+}
+
+/* The fused output clamp, as the references write it. */
+static inline float tester_clamp(float y, float min, float max) {
+  y = y < min ? min : y;
+  return y > max ? max : y;
+}
+
+/* ---- Sliding windows (convolution, depthwise convolution, pooling) ------------------------ */
+
+/* Output size along one axis: n inputs, pad_sum padding in all, kernel k, stride s, dilation d
+ * (0 when the dilated kernel does not fit). */
+static inline size_t tester_out_size(size_t n, size_t pad_sum, size_t k, size_t s, size_t d) {
+  const size_t eff = d * (k - 1) + 1;
+  return n + pad_sum < eff ? 0 : (n + pad_sum - eff) / s + 1;
+}
+
+/* Input coordinate o*S + k*D - pad of tap k of output o along one axis, or -1 when it falls in
+ * the padding (outside [0, N)). Signed, unlike the kernels' unsigned wrap-around. */
+static inline long tester_tap(size_t o, size_t S, size_t k, size_t D, size_t pad, size_t N) {
+  const long i = (long)(o * S + k * D) - (long)pad;
+  return i >= 0 && i < (long)N ? i : -1;
+}
+
+/* Channel counts below, equal to, above and multiples of the vector widths (4 NEON, 8 AVX2,
+ * 16/32 unrolled). */
+static inline size_t tester_random_channels(void) {
+  static const size_t choices[] = {1,  2,  3,  4,  5,  7,  8,  9,  12, 15,
+                                   16, 17, 24, 31, 32, 33, 40, 64, 65};
+  return choices[tester_range(0, TESTER_ARRAY_SIZE(choices) - 1)];
+}
+
+/* Rows [*lo, *hi) of n to compute: one time in three a random non-empty part, else all. */
+static inline void tester_random_rows(size_t n, size_t* lo, size_t* hi) {
+  *lo = 0;
+  *hi = n;
+  if (tester_range(0, 2) == 0) {
+    *lo = tester_range(0, n - 1);
+    *hi = tester_range(*lo + 1, n);
+  }
+}
+
+/* Pads in the order top, left, bottom, right, each in [0, max_h] or [0, max_w]. */
+static inline void tester_random_pads(size_t max_h, size_t max_w, size_t* top, size_t* left,
+                                      size_t* bottom, size_t* right) {
+  *top = tester_range(0, max_h);
+  *left = tester_range(0, max_w);
+  *bottom = tester_range(0, max_h);
+  *right = tester_range(0, max_w);
+}
+
+/* The window of a geometry or kernel args struct (fields H, W, C, KH, KW, SH, SW, DH, DW,
+ * pad_top, pad_left) in failure messages:
+ *   printf("..." TESTER_WINDOW_FMT, TESTER_WINDOW_ARGS(g)); */
+#define TESTER_WINDOW_FMT "H=%zu W=%zu C=%zu K=%zux%zu S=%zux%zu D=%zux%zu pad_tl=%zu,%zu"
+#define TESTER_WINDOW_ARGS(g)                                                                    \
+  (g).H, (g).W, (g).C, (g).KH, (g).KW, (g).SH, (g).SW, (g).DH, (g).DW, (g).pad_top, (g).pad_left
+
+/* ---- Benchmarks ------------------------------------------------------------------------- */
+
+static inline double tester_now(void) { /* seconds, monotonic */
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Throughput of repeated calls for at least `seconds`:
+ *   tester_timer t = tester_timer_start();
+ *   do { 16 calls } while (tester_timer_more(&t, 16, seconds));
+ *   ... tester_timer_rate(&t) calls per second */
+typedef struct {
+  double start, elapsed;
+  size_t calls;
+} tester_timer;
+
+static inline tester_timer tester_timer_start(void) {
+  tester_timer t = {tester_now(), 0.0, 0};
+  return t;
+}
+
+static inline int tester_timer_more(tester_timer* t, size_t calls, double seconds) {
+  t->calls += calls;
+  t->elapsed = tester_now() - t->start;
+  return t->elapsed < seconds;
+}
+
+static inline double tester_timer_rate(const tester_timer* t) {
+  return (double)t->calls / t->elapsed;
+}
+
 #endif /* EDGERT_TESTER_H */

@@ -1,8 +1,8 @@
-/* Body shared by the SIMD depthwise convolutions (*-avx2.c, *-neon.c): a thin vector shim per
- * architecture, then the row/tile loops written once.
+/* Body shared by the SIMD depthwise convolutions (*-avx2.c, *-neon.c): the row/tile loops
+ * written once on the vector layer of ../common/f32-vec.h.
  *
  * Work order: for each output row, tiles of T consecutive output pixels; for each tile every
- * channel block of DW_VW channels. The whole window of a tile is loaded channel-block by
+ * channel block of F32V_WIDTH channels. The whole window of a tile is loaded channel-block by
  * channel-block, so input pixels (C contiguous floats) are read sequentially.
  * Vertical padding costs nothing: rows whose taps fall outside the image are skipped.
  * Horizontal padding: tiles whose input columns all lie inside the image run without checks;
@@ -13,68 +13,16 @@
 
 #include "edgert/f32-dwconv.h"
 
+#include "../common/f32-vec.h"
+#include "../common/window.h"
+
 #define DW_CB EDGERT_F32_DWCONV_CBLOCK
 #define DW_KMAX 7 /* largest fixed kernel (7x7) */
 #define DW_TMAX 8 /* largest output tile */
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define DW_VW 8
-typedef __m256 dw_vec;
-typedef __m256i dw_tail; /* lane mask of the last, partial channel block */
-EDGERT_INLINE dw_vec dw_load(const float* p) { return _mm256_loadu_ps(p); }
-EDGERT_INLINE dw_vec dw_load_tail(const float* p, dw_tail m) { return _mm256_maskload_ps(p, m); }
-EDGERT_INLINE void dw_store(float* p, dw_vec v) { _mm256_storeu_ps(p, v); }
-EDGERT_INLINE void dw_store_tail(float* p, dw_vec v, dw_tail m) { _mm256_maskstore_ps(p, m, v); }
-EDGERT_INLINE dw_vec dw_fma(dw_vec acc, dw_vec a, dw_vec b) { return _mm256_fmadd_ps(a, b, acc); }
-EDGERT_INLINE dw_vec dw_dup(float x) { return _mm256_set1_ps(x); }
-EDGERT_INLINE dw_vec dw_clamp(dw_vec v, dw_vec lo, dw_vec hi) {
-  return _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-}
-EDGERT_INLINE dw_tail dw_make_tail(size_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-#elif defined(__aarch64__)
-#include <arm_neon.h>
-#define DW_VW 4
-typedef float32x4_t dw_vec;
-typedef size_t dw_tail; /* number of valid lanes (1..3) of the last channel block */
-EDGERT_INLINE dw_vec dw_load(const float* p) { return vld1q_f32(p); }
-EDGERT_INLINE dw_vec dw_load_tail(const float* p, dw_tail n) {
-  dw_vec v = vld1q_lane_f32(p, vdupq_n_f32(0.0f), 0);
-  if (n > 1) v = vld1q_lane_f32(p + 1, v, 1);
-  if (n > 2) v = vld1q_lane_f32(p + 2, v, 2);
-  return v;
-}
-EDGERT_INLINE void dw_store(float* p, dw_vec v) { vst1q_f32(p, v); }
-EDGERT_INLINE void dw_store_tail(float* p, dw_vec v, dw_tail n) {
-  if (n & 2) {
-    vst1_f32(p, vget_low_f32(v));
-    p += 2;
-    v = vextq_f32(v, v, 2);
-  }
-  if (n & 1) vst1q_lane_f32(p, v, 0);
-}
-EDGERT_INLINE dw_vec dw_fma(dw_vec acc, dw_vec a, dw_vec b) { return vfmaq_f32(acc, a, b); }
-EDGERT_INLINE dw_vec dw_dup(float x) { return vdupq_n_f32(x); }
-EDGERT_INLINE dw_vec dw_clamp(dw_vec v, dw_vec lo, dw_vec hi) {
-  return vminq_f32(vmaxq_f32(v, lo), hi);
-}
-EDGERT_INLINE dw_tail dw_make_tail(size_t n) { return n; }
-#else
+#if defined(__AVX2__) && !defined(__FMA__)
 #error "dwconv-impl.h needs AVX2+FMA or aarch64 NEON"
 #endif
-
-/* Valid taps [*k0, *k1) of output coordinate o along one axis: 0 <= o*S - pad + k*D < N. */
-EDGERT_INLINE void dw_tap_range(size_t o, size_t S, size_t D, size_t pad, size_t K, size_t N,
-                                size_t* k0, size_t* k1) {
-  const ptrdiff_t first = (ptrdiff_t)(o * S) - (ptrdiff_t)pad;
-  const size_t lo = first >= 0 ? 0 : ((size_t)-first + D - 1) / D;
-  const size_t hi =
-      first >= (ptrdiff_t)N ? 0 : edgert_min_sz(K, (size_t)((ptrdiff_t)N - 1 - first) / D + 1);
-  *k0 = edgert_min_sz(lo, hi);
-  *k1 = hi;
-}
 
 /* One output tile: T consecutive outputs of one row, all channels. */
 typedef struct {
@@ -86,21 +34,21 @@ typedef struct {
   size_t W, C;
   float* out; /* output of the first output, at channel 0 */
   size_t n;   /* outputs to store (<= T): border tiles may store fewer */
-  dw_vec vmin, vmax;
+  f32v vmin, vmax;
 } dw_tile;
 
 /* Clamps and stores outputs [0, n) of one channel block (tail: its first `lanes` channels). */
-EDGERT_INLINE void dw_store_outputs(const dw_vec* acc, float* out, size_t C, size_t n, dw_vec vmin,
-                                    dw_vec vmax, dw_tail lanes, const size_t T, const int partial,
+EDGERT_INLINE void dw_store_outputs(const f32v* acc, float* out, size_t C, size_t n, f32v vmin,
+                                    f32v vmax, f32v_tail lanes, const size_t T, const int partial,
                                     const int tail) {
 #pragma GCC unroll 8
   for (size_t o = 0; o < T; o++) {
     if (partial && o >= n) break;
-    const dw_vec y = dw_clamp(acc[o], vmin, vmax);
+    const f32v y = f32v_clamp(acc[o], vmin, vmax);
     if (tail) {
-      dw_store_tail(out + o * C, y, lanes);
+      f32v_store_tail(out + o * C, y, lanes);
     } else {
-      dw_store(out + o * C, y);
+      f32v_store(out + o * C, y);
     }
   }
 }
@@ -108,20 +56,20 @@ EDGERT_INLINE void dw_store_outputs(const dw_vec* acc, float* out, size_t C, siz
 /* Fixed K x K kernel, stride S, dilation 1, one channel block, every input column in bounds:
  * tap row r, column j is at in + r*row_step + j*col_step. Each input column is loaded once and
  * feeds every output whose window covers it; the K weights of a tap row stay in registers. */
-EDGERT_INLINE void dw_fixed_block(dw_vec* acc, const float* in, size_t rows, size_t row_step,
-                                  size_t col_step, const float* w, dw_tail lanes, const size_t K,
+EDGERT_INLINE void dw_fixed_block(f32v* acc, const float* in, size_t rows, size_t row_step,
+                                  size_t col_step, const float* w, f32v_tail lanes, const size_t K,
                                   const size_t S, const size_t T, const int tail) {
   for (size_t r = 0; r < rows; r++) {
-    dw_vec wk[DW_KMAX];
+    f32v wk[DW_KMAX];
 #pragma GCC unroll 8
-    for (size_t kx = 0; kx < K; kx++) wk[kx] = dw_load(w + kx * DW_CB);
+    for (size_t kx = 0; kx < K; kx++) wk[kx] = f32v_load(w + kx * DW_CB);
     const float* p = in;
 #pragma GCC unroll 32
     for (size_t j = 0; j < (T - 1) * S + K; j++, p += col_step) {
-      const dw_vec v = tail ? dw_load_tail(p, lanes) : dw_load(p);
+      const f32v v = tail ? f32v_load_tail(p, lanes) : f32v_load(p);
 #pragma GCC unroll 8
       for (size_t o = 0; o < T; o++) {
-        if (j >= o * S && j - o * S < K) acc[o] = dw_fma(acc[o], v, wk[j - o * S]);
+        if (j >= o * S && j - o * S < K) acc[o] = f32v_fma(acc[o], v, wk[j - o * S]);
       }
     }
     in += row_step;
@@ -134,13 +82,13 @@ EDGERT_INLINE void dw_fixed_tile(const dw_tile* t, const float* packed, const si
                                  const size_t S, const size_t T) {
   const size_t C = t->C;
   const size_t block_floats = (1 + K * K) * DW_CB, w_offset = (1 + t->ky0 * K) * DW_CB;
-  for (size_t c = 0; c < C; c += DW_VW) {
-    const int tail = c + DW_VW > C;
-    const dw_tail lanes = dw_make_tail(C - c);
+  for (size_t c = 0; c < C; c += F32V_WIDTH) {
+    const int tail = c + F32V_WIDTH > C;
+    const f32v_tail lanes = f32v_make_tail(C - c);
     const float* block = packed + c / DW_CB * block_floats + c % DW_CB;
     const float* in = t->in + t->ix0 * (ptrdiff_t)C + c;
-    dw_vec acc[DW_TMAX];
-    const dw_vec bias = dw_load(block);
+    f32v acc[DW_TMAX];
+    const f32v bias = f32v_load(block);
 #pragma GCC unroll 8
     for (size_t o = 0; o < T; o++) acc[o] = bias;
     if (tail) {
@@ -155,20 +103,20 @@ EDGERT_INLINE void dw_fixed_tile(const dw_tile* t, const float* packed, const si
 
 /* Any kernel, stride and dilation: each weight is loaded once per tap and applied to the T
  * outputs of the tile; border tiles skip columns outside the image. */
-EDGERT_INLINE void dw_any_block(dw_vec* acc, const dw_tile* t, const float* in, const float* w,
-                                size_t KW, size_t SW, size_t DW, dw_tail lanes, const size_t T,
+EDGERT_INLINE void dw_any_block(f32v* acc, const dw_tile* t, const float* in, const float* w,
+                                size_t KW, size_t SW, size_t DW, f32v_tail lanes, const size_t T,
                                 const int border, const int tail) {
   const ptrdiff_t C = (ptrdiff_t)t->C;
   for (size_t r = 0; r < t->rows; r++) {
     for (size_t kx = 0; kx < KW; kx++) {
-      const dw_vec wv = dw_load(w + kx * DW_CB);
+      const f32v wv = f32v_load(w + kx * DW_CB);
       const ptrdiff_t ix = t->ix0 + (ptrdiff_t)(kx * DW);
 #pragma GCC unroll 8
       for (size_t o = 0; o < T; o++) {
         const ptrdiff_t x = ix + (ptrdiff_t)(o * SW);
         if (border && (size_t)x >= t->W) continue; /* zero padding */
         const float* p = in + x * C;
-        acc[o] = dw_fma(acc[o], tail ? dw_load_tail(p, lanes) : dw_load(p), wv);
+        acc[o] = f32v_fma(acc[o], tail ? f32v_load_tail(p, lanes) : f32v_load(p), wv);
       }
     }
     in += t->row_step;
@@ -180,12 +128,12 @@ EDGERT_INLINE void dw_any_tile(const dw_tile* t, const float* packed, size_t KW,
                                size_t SW, size_t DW, const size_t T, const int border) {
   const size_t C = t->C;
   const size_t block_floats = (1 + taps) * DW_CB, w_offset = (1 + t->ky0 * KW) * DW_CB;
-  for (size_t c = 0; c < C; c += DW_VW) {
-    const int tail = c + DW_VW > C;
-    const dw_tail lanes = dw_make_tail(C - c);
+  for (size_t c = 0; c < C; c += F32V_WIDTH) {
+    const int tail = c + F32V_WIDTH > C;
+    const f32v_tail lanes = f32v_make_tail(C - c);
     const float* block = packed + c / DW_CB * block_floats + c % DW_CB;
-    dw_vec acc[DW_TMAX];
-    const dw_vec bias = dw_load(block);
+    f32v acc[DW_TMAX];
+    const f32v bias = f32v_load(block);
 #pragma GCC unroll 8
     for (size_t o = 0; o < T; o++) acc[o] = bias;
     if (tail) {
@@ -216,11 +164,11 @@ EDGERT_INLINE void dw_rows(const edgert_f32_dwconv_args* a, size_t oy0, size_t o
   t.row_step = DH * W * C;
   t.W = W;
   t.C = C;
-  t.vmin = dw_dup(a->min);
-  t.vmax = dw_dup(a->max);
+  t.vmin = f32v_dup(a->min);
+  t.vmax = f32v_dup(a->max);
   for (size_t oy = oy0; oy < oy1; oy++) {
     size_t ky1;
-    dw_tap_range(oy, SH, DH, a->pad_top, KH, a->H, &t.ky0, &ky1);
+    edgert_tap_range(oy, SH, DH, a->pad_top, KH, a->H, &t.ky0, &ky1);
     t.rows = ky1 - t.ky0;
     t.in = a->input + (t.rows ? (oy * SH + t.ky0 * DH - a->pad_top) * W * C : 0);
     float* out_row = a->output + oy * OW * C;
