@@ -24,6 +24,11 @@ cdef extern from "edgert/cpu.h":
         int neon_i8mm
     const edgert_cpu_features* edgert_cpu()
 
+cdef extern from "edgert/f32-conv-stem.h":
+    size_t edgert_f32_conv_stem_packed_floats(size_t C_in, size_t C_out, size_t KH, size_t KW)
+    void edgert_f32_conv_stem_pack(size_t C_in, size_t C_out, size_t KH, size_t KW,
+                                   const float* weights, const float* bias, float* packed)
+
 cdef extern from "edgert/f32-dwconv.h":
     size_t edgert_f32_dwconv_packed_floats(size_t C, size_t KH, size_t KW)
     void edgert_f32_dwconv_pack(size_t C, size_t KH, size_t KW, const float* weights,
@@ -41,7 +46,6 @@ cdef extern from "edgert/operators.h":
         size_t batch, H, W, C_in, OH, OW, C_out, groups
         size_t KH, KW, SH, SW, DH, DW, pad_top, pad_left
         float min, max
-        int nchw_input
     size_t edgert_gemm_packed_floats(size_t K, size_t N)
     void edgert_gemm_pack(size_t K, size_t N, const float* B, size_t k_stride, size_t n_stride,
                           const float* bias, float* packed)
@@ -49,6 +53,8 @@ cdef extern from "edgert/operators.h":
                         size_t lda, const float* packed, float* C, size_t ldc, float min, float max) nogil
     int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
                          const float* packed, float* output) nogil
+    void edgert_op_conv_stem(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
+                             const float* packed, float* output) nogil
     void edgert_op_dwconv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
                             const float* packed, float* output) nogil
     int edgert_op_dwconv_pw(edgert_threadpool* pool, const edgert_conv_shape* dw, const float* input,
@@ -163,6 +169,22 @@ def dwconv_pack(weights, bias=None):
     return packed
 
 
+def conv_stem_pack(weights, bias=None):
+    """Pack stem conv weights [C_out, C_in, KH, KW] with optional bias[C_out]."""
+    w = np.ascontiguousarray(weights, dtype=np.float32)
+    if w.ndim != 4:
+        raise ValueError("conv_stem_pack: weights must be [C_out, C_in, KH, KW]")
+    cdef size_t C_out = w.shape[0], C_in = w.shape[1], KH = w.shape[2], KW = w.shape[3]
+    cdef float* bias_ptr = NULL
+    if bias is not None:
+        bias = np.ascontiguousarray(bias, dtype=np.float32).reshape(-1)
+        expect_size(bias, C_out, "conv_stem_pack bias")
+        bias_ptr = f32_ptr(bias, "bias")
+    packed = aligned_f32(edgert_f32_conv_stem_packed_floats(C_in, C_out, KH, KW))
+    edgert_f32_conv_stem_pack(C_in, C_out, KH, KW, f32_ptr(w, "weights"), bias_ptr, f32_ptr(packed, "packed"))
+    return packed
+
+
 def gemm_packed_floats(size_t K, size_t N):
     return edgert_gemm_packed_floats(K, N)
 
@@ -202,7 +224,6 @@ cdef edgert_conv_shape conv_shape(dict g) except *:
     s.KH, s.KW, s.SH, s.SW = g["KH"], g["KW"], g["SH"], g["SW"]
     s.DH, s.DW, s.pad_top, s.pad_left = g["DH"], g["DW"], g["pad_top"], g["pad_left"]
     s.min, s.max = g.get("min", -np.inf), g.get("max", np.inf)
-    s.nchw_input = g.get("nchw_input", False)
     if s.groups == 0 or s.C_in % s.groups or s.C_out % s.groups:
         raise ValueError("channels must divide into groups")
     return s
@@ -221,7 +242,7 @@ cdef class WindowOp:
     cdef float* y
     cdef int kind, count_include_pad
 
-    KINDS = {"conv": 0, "dwconv": 1, "conv_transpose": 2, "maxpool": 3, "avgpool": 4}
+    KINDS = {"conv": 0, "dwconv": 1, "conv_transpose": 2, "maxpool": 3, "avgpool": 4, "conv_stem": 5}
 
     def __init__(self, ThreadPool pool, str kind, dict geometry, x, y, packed=None, bias=None,
                  bint count_include_pad=False):
@@ -235,7 +256,7 @@ cdef class WindowOp:
         expect_size(y, self.s.batch * self.s.OH * self.s.OW * self.s.C_out, "output")
         self.packed = f32_ptr(packed, "packed") if packed is not None else NULL
         self.bias = f32_ptr(bias, "bias") if bias is not None else NULL
-        if self.kind <= 2 and self.packed == NULL:
+        if self.kind in (0, 1, 2, 5) and self.packed == NULL:
             raise ValueError(f"{kind} needs packed weights")
         self.count_include_pad = count_include_pad
 
@@ -246,6 +267,8 @@ cdef class WindowOp:
                 rc = edgert_op_conv2d(self.pool, &self.s, self.x, self.packed, self.y)
             elif self.kind == 1:
                 edgert_op_dwconv2d(self.pool, &self.s, self.x, self.packed, self.y)
+            elif self.kind == 5:
+                edgert_op_conv_stem(self.pool, &self.s, self.x, self.packed, self.y)
             elif self.kind == 2:
                 rc = edgert_op_conv_transpose2d(self.pool, &self.s, self.x, self.packed, self.bias,
                                                 self.y)

@@ -2,7 +2,7 @@
  * direct loops: Conv = im2col + matmul vs direct sum over taps; ConvTranspose = matmul + col2im
  * vs a gather over the input pixels that reach each output pixel. Random odd sizes, strides,
  * dilations, padding (including padding wider than the kernel), grouped inputs (pixel stride
- * > C) and pixel sub-ranges; NCHW im2col against NHWC im2col of the transposed image; inputs are exact-size and outputs guarded.
+ * > C) and pixel sub-ranges; inputs are exact-size and outputs guarded.
  *   f32-conv-tester [seed]
  */
 #include "tester.h"
@@ -178,40 +178,6 @@ static int test_col2im(void) {
   return fail;
 }
 
-/* NCHW im2col must produce exactly the rows NHWC im2col produces from the transposed image. */
-static int test_im2col_nchw(void) {
-  geometry g;
-  ptrdiff_t span_h, span_w;
-  do {
-    g = random_geometry();
-    span_h = (ptrdiff_t)(g.H + 2 * g.pad_top) - (ptrdiff_t)(g.DH * (g.KH - 1) + 1);
-    span_w = (ptrdiff_t)(g.W + 2 * g.pad_left) - (ptrdiff_t)(g.DW * (g.KW - 1) + 1);
-  } while (span_h < 0 || span_w < 0);
-  const size_t OH = (size_t)span_h / g.SH + 1, OW = (size_t)span_w / g.SW + 1;
-  const size_t p0 = tester_range(0, OH * OW - 1), p1 = tester_range(p0 + 1, OH * OW);
-  const size_t pixels = g.H * g.W, K = g.KH * g.KW * g.C, rows = p1 - p0;
-  float* nchw = tester_alloc_floats(pixels * g.C);
-  float* nhwc = tester_alloc_floats(pixels * g.C);
-  tester_fill(nchw, pixels * g.C, -1.0f, 1.0f);
-  for (size_t c = 0; c < g.C; c++)
-    for (size_t p = 0; p < pixels; p++) nhwc[p * g.C + c] = nchw[c * pixels + p];
-  float* want = tester_alloc_floats(rows * K);
-  float* got = tester_alloc_floats(rows * K + TESTER_GUARD_FLOATS);
-  tester_set_sentinel(got, rows * K + TESTER_GUARD_FLOATS);
-  edgert_f32_im2col_nhwc(nhwc, g.H, g.W, g.C, g.C, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.pad_top,
-                         g.pad_left, OW, p0, p1, want);
-  edgert_f32_im2col_nchw(nchw, g.H, g.W, g.C, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.pad_top,
-                         g.pad_left, OW, p0, p1, got);
-  int fail = !tester_guard_intact(got + rows * K) ||
-             memcmp(want, got, rows * K * sizeof(float)) != 0;
-  if (fail) describe("im2col_nchw", &g);
-  free(nchw);
-  free(nhwc);
-  free(want);
-  free(got);
-  return fail;
-}
-
 int main(int argc, char** argv) {
   if (tester_take_flag(&argc, argv, "--bench")) {
     printf("[f32-conv] no benchmark (layout copies; timed with the convolutions that use them)\n");
@@ -219,14 +185,12 @@ int main(int argc, char** argv) {
   }
   tester_init(argc, argv, "f32-conv");
   const int cases = 2000;
-  int im2col_fails = 0, col2im_fails = 0, nchw_fails = 0;
+  int im2col_fails = 0, col2im_fails = 0;
   for (int i = 0; i < cases; i++) im2col_fails += test_im2col();
-  for (int i = 0; i < cases; i++) nchw_fails += test_im2col_nchw();
   for (int i = 0; i < cases; i++) col2im_fails += test_col2im();
   printf("  im2col_nhwc    %d cases, %d failed\n", cases, im2col_fails);
   printf("  col2im_nhwc    %d cases, %d failed\n", cases, col2im_fails);
-  printf("  im2col_nchw    %d cases, %d failed\n", cases, nchw_fails);
-  const int fails = im2col_fails + col2im_fails + nchw_fails;
+  const int fails = im2col_fails + col2im_fails;
   printf("[f32-conv] %s\n", fails ? "FAILED" : "all passed");
   return fails ? 1 : 0;
 }

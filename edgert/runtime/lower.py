@@ -21,7 +21,7 @@ from edgert.runtime.plan import Planner, StepSpec
 from edgert.runtime.values import NHWC, PLAIN, TO_NHWC, Value
 
 F32 = np.dtype(np.float32)
-# Up to this many input channels per group, a conv on an NCHW tensor reads it in place.
+# Up to this many input channels, a conv on an NCHW tensor reads it in place (stem kernel).
 STEM_MAX_CHANNELS = 4
 LOWERINGS: dict = {}
 
@@ -128,10 +128,15 @@ def lower_conv(p: Planner, node: Node, ins):
     lo, hi = _clamp(node)
     geo.update(C_out=c_out, groups=groups, min=lo, max=hi)
     depthwise = groups == x.shape[1] == c_out and cin_g == 1
-    key = ("conv", node.name)
+    # A stem conv reading the user's NCHW image runs a direct kernel on it (no layout change).
+    stem = groups == 1 and x.layout == PLAIN and cin_g <= STEM_MAX_CHANNELS and kh * kw > 1
+    kind = "dwconv" if depthwise else "conv_stem" if stem else "conv"
+    key = (kind, node.name)
     if key not in p.weights:
         if depthwise:
             p.weights[key] = K.dwconv_pack(weights, bias)
+        elif stem:
+            p.weights[key] = K.conv_stem_pack(weights, bias)
         else:
             cout_g = c_out // groups
             parts = []
@@ -141,10 +146,7 @@ def lower_conv(p: Planner, node: Node, ins):
                 parts.append(K.gemm_pack(wg.transpose(2, 3, 1, 0).reshape(kh * kw * cin_g, cout_g), bg))
             p.weights[key] = _aligned_concat(parts)
     packed = p.weights[key]
-    kind = "dwconv" if depthwise else "conv"
-    # A stem conv reading the user's NCHW image gathers its taps from NCHW directly.
-    geo["nchw_input"] = kind == "conv" and x.layout == PLAIN and cin_g <= STEM_MAX_CHANNELS and kh * kw > 1
-    if not geo["nchw_input"]:
+    if not stem:
         x = p.as_layout(x, NHWC)
     y = p.new_value(node.outputs[0], (geo["batch"], c_out, geo["OH"], geo["OW"]), F32, NHWC)
 

@@ -4,6 +4,7 @@
 #define EDGERT_DISPATCH_H
 
 #include "edgert/common.h"
+#include "edgert/f32-conv-stem.h"
 #include "edgert/f32-dwconv.h"
 #include "edgert/f32-gemm.h"
 #include "edgert/f32-pool.h"
@@ -46,6 +47,7 @@ typedef struct {
   edgert_f32_gemm_fn gemm;
   size_t gemm_mr, gemm_nr;
   const char* gemm_name;
+  edgert_f32_conv_stem_fn conv_stem;
   edgert_f32_dwconv_fn dwconv_generic;
   edgert_f32_dwconv_fn dwconv[3][2]; /* [3x3, 5x5, 7x7][stride 1, 2]; NULL when not specialised */
   edgert_f32_pool_fn maxpool, avgpool;

@@ -19,11 +19,6 @@ void edgert_f32_im2col_nhwc(const float* input, size_t H, size_t W, size_t C, si
                             size_t pad_top, size_t pad_left, size_t OW, size_t p0, size_t p1,
                             float* cols);
 
-/* The same cols rows (ordered ky, kx, c) gathered from one NCHW image [C][H][W]. */
-void edgert_f32_im2col_nchw(const float* input, size_t H, size_t W, size_t C, size_t KH,
-                            size_t KW, size_t SH, size_t SW, size_t DH, size_t DW, size_t pad_top,
-                            size_t pad_left, size_t OW, size_t p0, size_t p1, float* cols);
-
 /* ConvTranspose: cols[H*W, KH*KW*C] (ordered ky,kx,c) scatter-added into output [OH, OW, C]
  * (output already holds the bias): output pixel
  * (iy*SH - pad_top + ky*DH, ix*SW - pad_left + kx*DW); taps outside the output are dropped. */

@@ -23,7 +23,6 @@ typedef struct {
   size_t batch, H, W, C_in, OH, OW, C_out, groups;
   size_t KH, KW, SH, SW, DH, DW, pad_top, pad_left;
   float min, max;
-  int nchw_input; /* conv2d only: input is [batch, C_in, H, W] (a stem reading the user's image) */
 } edgert_conv_shape;
 
 /* General grouped conv (im2col + GEMM, 1x1 stride-1 goes straight to GEMM).
@@ -31,6 +30,11 @@ typedef struct {
  * (ky, kx, c) and N = C_out/groups; stride between groups = edgert_gemm_packed_floats(K, N). */
 int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
                      const float* packed, float* output);
+
+/* Stem conv (groups == 1, few input channels) reading an NCHW input [batch, C_in, H, W]
+ * directly, packed by edgert_f32_conv_stem_pack; output NHWC. */
+void edgert_op_conv_stem(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
+                         const float* packed, float* output);
 
 /* Depthwise conv (groups == C_in == C_out), packed by edgert_f32_dwconv_pack. */
 void edgert_op_dwconv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,

@@ -93,12 +93,8 @@ typedef struct {
 static void im2col_pixels(const conv_task* t, size_t b, size_t g, size_t p0, size_t p1, float* cols) {
   const edgert_conv_shape* s = t->s;
   const float* image = t->input + b * s->H * s->W * s->C_in;
-  if (s->nchw_input)
-    edgert_f32_im2col_nchw(image + g * t->cin_g * s->H * s->W, s->H, s->W, t->cin_g, s->KH, s->KW,
-                           s->SH, s->SW, s->DH, s->DW, s->pad_top, s->pad_left, s->OW, p0, p1, cols);
-  else
-    edgert_f32_im2col_nhwc(image + g * t->cin_g, s->H, s->W, t->cin_g, s->C_in, s->KH, s->KW,
-                           s->SH, s->SW, s->DH, s->DW, s->pad_top, s->pad_left, s->OW, p0, p1, cols);
+  edgert_f32_im2col_nhwc(image + g * t->cin_g, s->H, s->W, t->cin_g, s->C_in, s->KH, s->KW, s->SH,
+                         s->SW, s->DH, s->DW, s->pad_top, s->pad_left, s->OW, p0, p1, cols);
 }
 
 static void conv_blocks(void* ctx, size_t start, size_t end) {
@@ -137,7 +133,7 @@ int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const 
   size_t group_stride = edgert_gemm_packed_floats(k_group, cout_g);
   int pointwise = s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->pad_top == 0 &&
                   s->pad_left == 0 && s->OH == s->H && s->OW == s->W;
-  if (pointwise && !s->nchw_input) { /* NHWC 1x1 conv is a GEMM over all pixels; groups index channel slices */
+  if (pointwise) { /* NHWC 1x1 conv is a GEMM over all pixels; groups index channel slices */
     for (size_t g = 0; g < s->groups; g++)
       edgert_op_gemm(pool, s->batch * s->H * s->W, cout_g, cin_g, input + g * cin_g, s->C_in,
                      packed + g * group_stride, output + g * cout_g, s->C_out, s->min, s->max);
@@ -168,6 +164,44 @@ int edgert_op_conv2d(edgert_threadpool* pool, const edgert_conv_shape* s, const 
   t.blocks_per_image = edgert_divide_round_up(pixels, t.block_pixels);
   edgert_threadpool_parallelize(pool, conv_blocks, &t, s->batch * t.blocks_per_image * s->groups, 1);
   return t.failed ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- Stem conv (NCHW input) */
+
+#define STEM_TILE_PIXELS 64
+
+typedef struct {
+  const edgert_conv_shape* s;
+  const float* input;
+  const float* packed;
+  float* output;
+  size_t tiles_per_image;
+  edgert_f32_conv_stem_fn fn;
+} stem_task;
+
+static void stem_tiles(void* ctx, size_t start, size_t end) {
+  const stem_task* t = (const stem_task*)ctx;
+  const edgert_conv_shape* s = t->s;
+  const size_t pixels = s->OH * s->OW;
+  for (size_t i = start; i < end; i++) {
+    size_t b = i / t->tiles_per_image;
+    size_t p0 = (i % t->tiles_per_image) * STEM_TILE_PIXELS;
+    edgert_f32_conv_stem_args a = {
+        .input = t->input + b * s->C_in * s->H * s->W, .output = t->output + b * pixels * s->C_out,
+        .packed = t->packed, .H = s->H, .W = s->W, .C_in = s->C_in, .C_out = s->C_out,
+        .OH = s->OH, .OW = s->OW, .KH = s->KH, .KW = s->KW, .SH = s->SH, .SW = s->SW,
+        .DH = s->DH, .DW = s->DW, .pad_top = s->pad_top, .pad_left = s->pad_left, .min = s->min,
+        .max = s->max};
+    t->fn(&a, p0, edgert_min_sz(p0 + STEM_TILE_PIXELS, pixels));
+  }
+}
+
+void edgert_op_conv_stem(edgert_threadpool* pool, const edgert_conv_shape* s, const float* input,
+                         const float* packed, float* output) {
+  stem_task t = {.s = s, .input = input, .packed = packed, .output = output,
+                 .tiles_per_image = edgert_divide_round_up(s->OH * s->OW, STEM_TILE_PIXELS),
+                 .fn = edgert_dispatch()->conv_stem};
+  edgert_threadpool_parallelize(pool, stem_tiles, &t, s->batch * t.tiles_per_image, 1);
 }
 
 /* ---------------------------------------------------------------- Depthwise conv and pools */
