@@ -154,6 +154,12 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    import edgert.bench
+
+    return edgert.bench.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     import edgert
 
@@ -176,6 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="OUT.npz", help="write all outputs (atomically)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("bench", help="latency, load time and memory on edgert, onnxruntime and LiteRT; kernel speeds")
+    p.add_argument("models", nargs="*", metavar="MODEL", help=".onnx / .tflite file or bundled model name")
+    p.add_argument("--backend", default="all", help="comma-separated edgert,onnxruntime,litert, or all (default)")
+    p.add_argument("--threads", metavar="N,N", help="thread counts to compare (default: 1 and all cores)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed runs per backend first (default 5)")
+    timing = p.add_mutually_exclusive_group()
+    timing.add_argument("--runs", type=int, help="timed runs per backend (default 50)")
+    timing.add_argument("--duration", type=float, metavar="S", help="time each model and thread count for S seconds")
+    p.add_argument("--input-shape", action="append", metavar="NAME=DxD...", help="shape for a dynamic input")
+    p.add_argument("--json", metavar="OUT.json", help="write every number and the environment")
+    p.add_argument("--csv", metavar="OUT.csv", help="one row per model x backend x threads (kernel rows with only --kernels)")
+    p.add_argument("--plot", metavar="OUT.png", help="latency chart (kernel chart with only --kernels); needs matplotlib")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--profile", action="store_true", help="time every fused edgert step")
+    p.add_argument("--top", type=int, default=10, help="steps shown per --profile table (default 10)")
+    p.add_argument("--pin", metavar="CPUS", help="run on these CPUs only, e.g. 2,3 or 0-3")
+    p.add_argument("--kernels", action="store_true", help="microbenchmark every kernel variant")
+    p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("demo", help="live detection demo")
     p.set_defaults(fn=cmd_demo)
