@@ -144,7 +144,6 @@ def import_onnx(model: Any) -> Graph:
     constants = {init.name: _to_array(init, f"{source}: initializer") for init in g.initializer}
     inputs = [_tensor_info(v, source) for v in g.input if v.name not in constants]
     outputs = [_tensor_info(v, source) for v in g.output]
-    value_info = {v.name: _tensor_info(v, source) for v in g.value_info if v.type.HasField("tensor_type")}
     if not outputs:
         raise ModelLoadError(f"{source}: the graph has no outputs")
 
@@ -169,6 +168,6 @@ def import_onnx(model: Any) -> Graph:
         if out.name not in available and not any(out.name in n.outputs for n in nodes):
             raise ModelLoadError(f"{source}: graph output '{out.name}' is never produced")
     nodes = _toposort(nodes, available, source)
-    graph = Graph(nodes, inputs, outputs, constants, opset, source, value_info)
+    graph = Graph(nodes, inputs, outputs, constants, opset, source)
     graph.remove_dead_nodes()
     return graph

@@ -13,15 +13,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 
-@dataclass
-class QuantParams:
-    """Affine quantization: real = scale * (q - zero_point), per tensor (axis None) or per axis."""
-
-    scale: np.ndarray
-    zero_point: np.ndarray
-    axis: int | None = None
-
-
 class TensorInfo(NamedTuple):
     """Public description of a model input or output."""
 
@@ -54,7 +45,6 @@ class Graph:
     constants: dict[str, np.ndarray]
     opset: int
     source: str = "<memory>"
-    value_info: dict[str, TensorInfo] = field(default_factory=dict)
 
     def consumers(self) -> dict[str, list[Node]]:
         users: dict[str, list[Node]] = {}
@@ -81,9 +71,3 @@ class Graph:
                 live.update(i for i in node.inputs if i)
         self.nodes = kept[::-1]
         self.constants = {k: v for k, v in self.constants.items() if k in live}
-
-    def op_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for node in self.nodes:
-            counts[node.op_type] = counts.get(node.op_type, 0) + 1
-        return counts

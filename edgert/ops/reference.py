@@ -533,14 +533,12 @@ def _resize_scales_sizes(node, inputs, opset, x):
             sizes = full
         policy = node.attr("keep_aspect_ratio_policy", "stretch")
         scales = np.array(sizes, np.float64) / np.array(x.shape, np.float64)
-        if policy != "stretch":
-            spatial = [i for i in range(x.ndim) if sizes[i] != x.shape[i] or axes is None or i in axes]
-            pick = min if policy == "not_larger" else max
-            s = pick(scales[i] for i in (axes if axes is not None else range(x.ndim)))
-            for i in (axes if axes is not None else range(x.ndim)):
-                scales[i] = s
-                sizes[i] = int(round(s * x.shape[i]))
-            del spatial
+        if policy != "stretch":  # one scale for every resized axis, as the spec defines it
+            resized = [a % x.ndim for a in axes] if axes is not None else range(x.ndim)
+            scale = (min if policy == "not_larger" else max)(scales[i] for i in resized)
+            for i in resized:
+                scales[i] = scale
+                sizes[i] = int(round(scale * x.shape[i]))
         return scales, sizes
     scales = np.asarray(roi_scales, np.float64)
     if axes is not None:

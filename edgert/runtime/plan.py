@@ -60,9 +60,7 @@ class Planner:
         self._converted: dict[tuple[int, str], Value] = {}
         self.inputs: list[Value] = []
         for info in graph.inputs:
-            v = self.new_value(info.name, tuple(input_shapes[info.name]), info.dtype)
-            v.buffer.pinned = True
-            self.inputs.append(v)
+            self.inputs.append(self.new_value(info.name, tuple(input_shapes[info.name]), info.dtype))
         for name, array in graph.constants.items():
             self.values[name] = Value(name, array.shape, array.dtype, const=array)
 

@@ -49,7 +49,6 @@ class Buffer:
     first_use: int = -1
     last_use: int = -1
     offset: int = -1
-    pinned: bool = False  # graph inputs: must never be overwritten before their last reader
     members: list = field(default_factory=list)
 
     def touch(self, step: int) -> None:
