@@ -353,3 +353,26 @@ def test_conv_weight_as_graph_input_is_unsupported():
         edgert.load(model, backend="edgert")
     assert info.value.op_type == "Conv" and info.value.node == "conv_0"
     assert "Conv" in str(info.value) and "conv_0" in str(info.value)
+
+
+def _depthwise_model(input_dims):
+    from onnx import TensorProto, helper, numpy_helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, input_dims)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = numpy_helper.from_array(np.ones((64, 1, 3, 3), np.float32), "w")
+    node = helper.make_node("Conv", ["x", "w"], ["y"], group=64, pads=[1, 1, 1, 1])
+    graph = helper.make_graph([node], "huge", [x], [y], [w])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_shapes_too_large_to_allocate_are_errors_not_crashes():
+    from edgert.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="more memory than can be allocated"):
+        edgert.load(_depthwise_model([1, 64, 200000, 200000]))
+    sess = edgert.load(_depthwise_model(["n", 64, "h", "w"]))
+    assert sess.run({"x": np.ones((1, 64, 2, 2), np.float32)})["y"].shape == (1, 64, 2, 2)
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), (1, 64, 100000, 100000), (0, 0, 0, 0))
+    with pytest.raises(InputError, match="more memory than can be allocated"):
+        sess.run({"x": huge})

@@ -8,7 +8,7 @@ import numpy as np
 
 from edgert._ops import _kernels as K
 from edgert.backends.base import SessionBase, resolve_threads
-from edgert.errors import InputError, UnsupportedOperatorError
+from edgert.errors import InputError, ModelLoadError, UnsupportedOperatorError
 from edgert.importers import import_onnx
 from edgert.ir import Graph
 from edgert.ops import REFERENCE
@@ -69,7 +69,12 @@ class Session(SessionBase):
         plan = self._plans.get(key)
         if plan is None:
             planner = Planner(self._graph, {t.name: s for t, s in zip(self._inputs, key)}, self._pool, self._weights)
-            plan = planner.plan()
+            try:
+                plan = planner.plan()
+            except (MemoryError, ValueError) as e:  # numpy: "Unable to allocate ..." / "array is too big"
+                if isinstance(e, ValueError) and "too big" not in str(e) and "allocate" not in str(e):
+                    raise
+                raise ModelLoadError(f"{self.source}: input shapes {list(key)} need more memory than can be allocated ({e})") from None
             self._plans[key] = plan
             while len(self._plans) > MAX_PLANS:
                 self._plans.popitem(last=False)
@@ -81,6 +86,6 @@ class Session(SessionBase):
         with self._lock:
             try:
                 plan = self.plan_for([a.shape for a in arrays])
-            except UnsupportedOperatorError as e:
+            except (UnsupportedOperatorError, ModelLoadError) as e:
                 raise InputError(f"these input shapes cannot be planned: {e}") from None
             return plan.run(arrays)
