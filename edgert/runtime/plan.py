@@ -89,16 +89,14 @@ class Planner:
         """v in the requested physical layout, converting (once per tensor) when needed."""
         if v.is_const or v.layout == layout:
             return v
-        if v.spatially_trivial:  # same bytes either way: a free reinterpretation
-            key = (id(v), layout)
-            if key not in self._converted:
-                w = Value(f"{v.name}:{layout}", v.shape, v.dtype, layout=layout, buffer=v.buffer)
-                v.buffer.members.append(w)
-                self._converted[key] = w
-            return self._converted[key]
         key = (id(v), layout)
         if key in self._converted:
             return self._converted[key]
+        if v.spatially_trivial:  # same bytes either way: a free reinterpretation
+            w = Value(f"{v.name}:{layout}", v.shape, v.dtype, layout=layout, buffer=v.buffer)
+            v.buffer.members.append(w)
+            self._converted[key] = w
+            return w
         if len(v.shape) != 4:
             raise EdgeRTError(f"internal: cannot convert rank-{len(v.shape)} '{v.name}' to {layout}")
         w = self.new_value(f"{v.name}:{layout}", v.shape, v.dtype, layout)
