@@ -25,27 +25,6 @@ static const variant variants[] = {
 #endif
     {NULL, NULL}};
 
-static int simd_available(void) {
-  const edgert_cpu_features* f = edgert_cpu();
-  return EDGERT_ARCH_X86_64 ? f->avx2_fma : f->neon;
-}
-
-static size_t out_size(size_t n, size_t pad_sum, size_t k, size_t s, size_t d) {
-  const size_t eff = d * (k - 1) + 1;
-  return n + pad_sum < eff ? 0 : (n + pad_sum - eff) / s + 1;
-}
-
-static float* alloc_floats(size_t n) {
-  float* p = malloc((n ? n : 1) * sizeof(float));
-  if (p == NULL) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
-
-static const float SENTINEL = 42.5f;
-
 /* Direct ONNX formula on unpacked weights [C_out][C_in][KH][KW], double accumulation. */
 static void naive(const edgert_f32_conv_stem_args* a, const float* weights, const float* bias,
                   float* out, size_t p0, size_t p1) {
@@ -62,10 +41,7 @@ static void naive(const edgert_f32_conv_stem_args* a, const float* weights, cons
             acc += (double)a->input[(c * a->H + (size_t)iy) * a->W + (size_t)ix] *
                    weights[((co * a->C_in + c) * a->KH + ky) * a->KW + kx];
           }
-      float y = (float)acc;
-      y = y < a->min ? a->min : y;
-      y = y > a->max ? a->max : y;
-      out[p * a->C_out + co] = y;
+      out[p * a->C_out + co] = tester_clamp((float)acc, a->min, a->max);
     }
   }
 }
@@ -76,7 +52,7 @@ static int untouched(const char* what, const float* out, size_t C_out, size_t pi
   for (size_t i = 0; i < pixels * C_out; i++) {
     const size_t p = i / C_out;
     if (p >= p0 && p < p1) continue;
-    if (memcmp(&out[i], &SENTINEL, sizeof(float)) != 0) {
+    if (!tester_is_sentinel(&out[i])) {
       printf("FAIL %s: pixel %zu channel %zu outside [%zu, %zu) was written (%g)\n", what, p,
              i % C_out, p0, p1, out[i]);
       return 1;
@@ -111,8 +87,8 @@ static int run_case(size_t stem, size_t* checked) {
   a.pad_top = tester_range(0, pad_max);
   a.pad_left = tester_range(0, pad_max);
   const size_t pad_bottom = tester_range(0, pad_max), pad_right = tester_range(0, pad_max);
-  a.OH = out_size(a.H, a.pad_top + pad_bottom, a.KH, a.SH, a.DH);
-  a.OW = out_size(a.W, a.pad_left + pad_right, a.KW, a.SW, a.DW);
+  a.OH = tester_out_size(a.H, a.pad_top + pad_bottom, a.KH, a.SH, a.DH);
+  a.OW = tester_out_size(a.W, a.pad_left + pad_right, a.KW, a.SW, a.DW);
   if (a.OH == 0 || a.OW == 0) return 0;
   const int clamp = tester_range(0, 1);
   a.min = clamp ? -0.5f : -INFINITY;
@@ -123,12 +99,12 @@ static int run_case(size_t stem, size_t* checked) {
   const size_t n_in = a.C_in * a.H * a.W, n_out = pixels * a.C_out;
   const size_t n_w = a.C_out * a.C_in * a.KH * a.KW;
   const size_t n_packed = edgert_f32_conv_stem_packed_floats(a.C_in, a.C_out, a.KH, a.KW);
-  float* input = alloc_floats(n_in);
-  float* weights = alloc_floats(n_w);
-  float* bias = with_bias ? alloc_floats(a.C_out) : NULL;
-  float* packed = alloc_floats(n_packed);
-  float* ref = alloc_floats(n_out);
-  float* got = alloc_floats(n_out);
+  float* input = tester_alloc_floats(n_in);
+  float* weights = tester_alloc_floats(n_w);
+  float* bias = with_bias ? tester_alloc_floats(a.C_out) : NULL;
+  float* packed = tester_alloc_floats(n_packed);
+  float* ref = tester_alloc_floats(n_out);
+  float* got = tester_alloc_floats(n_out);
   tester_fill(input, n_in, -1.0f, 1.0f);
   tester_fill(weights, n_w, -1.0f, 1.0f);
   if (bias) tester_fill(bias, a.C_out, -1.0f, 1.0f);
@@ -151,7 +127,8 @@ static int run_case(size_t stem, size_t* checked) {
 
   int fail = 0;
   char label[480];
-  for (size_t i = 0; i < n_out; i++) ref[i] = got[i] = SENTINEL;
+  tester_set_sentinel(ref, n_out);
+  tester_set_sentinel(got, n_out);
   naive(&a, weights, bias, ref, p0, p1);
   a.output = got;
   edgert_f32_conv_stem__scalar(&a, p0, p1);
@@ -161,8 +138,8 @@ static int run_case(size_t stem, size_t* checked) {
   memcpy(ref, got, n_out * sizeof(float));
   (*checked)++;
 
-  for (const variant* v = variants; v->name && !fail && simd_available(); v++) {
-    for (size_t i = 0; i < n_out; i++) got[i] = SENTINEL;
+  for (const variant* v = variants; v->name && !fail && tester_simd_available(); v++) {
+    tester_set_sentinel(got, n_out);
     v->fn(&a, p0, p1);
     snprintf(label, sizeof(label), "%s vs scalar [%s]", v->name, what);
     fail |= tester_check_f32(label, ref, got, n_out, 1e-5f);
@@ -260,13 +237,13 @@ static void bench(void) {
     a.SH = a.SW = s->S;
     a.DH = a.DW = 1;
     a.pad_top = a.pad_left = s->pad;
-    a.OH = a.OW = out_size(s->HW, 2 * s->pad, s->K, s->S, 1);
+    a.OH = a.OW = tester_out_size(s->HW, 2 * s->pad, s->K, s->S, 1);
     a.min = 0.0f;
     a.max = 6.0f;
     const size_t K = s->K * s->K * s->C_in, pixels = a.OH * a.OW;
     float* input = alloc_aligned(s->C_in * a.H * a.W);
-    float* weights = alloc_floats(s->C_out * K);
-    float* bias = alloc_floats(s->C_out);
+    float* weights = tester_alloc_floats(s->C_out * K);
+    float* bias = tester_alloc_floats(s->C_out);
     float* packed = alloc_aligned(edgert_f32_conv_stem_packed_floats(a.C_in, a.C_out, a.KH, a.KW));
     float* output = alloc_aligned(pixels * a.C_out);
     tester_fill(input, s->C_in * a.H * a.W, -1.0f, 1.0f);
@@ -285,7 +262,7 @@ static void bench(void) {
     im2col_path t = {&a, edgert_f32_gemm_8x8__neon, EDGERT_F32_GEMM_8X8__NEON_MR, K, 0, 0, 0};
     const size_t nr = EDGERT_F32_GEMM_8X8__NEON_NR;
 #endif
-    float* b = alloc_floats(K * s->C_out);
+    float* b = tester_alloc_floats(K * s->C_out);
     for (size_t n = 0; n < s->C_out; n++)
       for (size_t c = 0; c < s->C_in; c++)
         for (size_t ky = 0; ky < s->K; ky++)
@@ -306,7 +283,7 @@ static void bench(void) {
     memcpy(check, output, pixels * a.C_out * sizeof(float));
     run_im2col(&t);
     int bad = tester_check_f32("im2col+gemm vs stem scalar", check, output, pixels * a.C_out, 1e-4f);
-    for (const variant* v = variants; v->name && simd_available(); v++) {
+    for (const variant* v = variants; v->name && tester_simd_available(); v++) {
       v->fn(&a, 0, pixels);
       bad |= tester_check_f32(v->name, check, output, pixels * a.C_out, 1e-4f);
     }
@@ -321,7 +298,7 @@ static void bench(void) {
       const double dt = now_s() - t0;
       if (dt < best[0]) best[0] = dt;
     }
-    const int simd = simd_available() && variants[0].fn != NULL;
+    const int simd = tester_simd_available() && variants[0].fn != NULL;
     const double end = now_s() + 0.6;
     for (int round = 0; round < 10 || (now_s() < end && round < 2000); round++) {
       if (simd) {
@@ -361,7 +338,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   tester_init(argc, argv, "f32-conv-stem");
-  if (!simd_available()) printf("no SIMD variant runs here: checking the scalar reference only\n");
+  if (!tester_simd_available()) printf("no SIMD variant runs here: checking the scalar reference only\n");
   size_t checked = 0;
   for (int iter = 0; iter < 400; iter++) {
     /* The specialised geometries (3x3 s2 and 7x7 s2, C_in 3), then anything. */
