@@ -48,8 +48,9 @@ class OnnxRuntimeSession(SessionBase):
 
     @staticmethod
     def _info(arg) -> TensorInfo:
-        shape = None if arg.shape is None else tuple(d if isinstance(d, int) else d for d in arg.shape)
-        return TensorInfo(arg.name, shape, np.dtype(_ORT_TYPES.get(arg.type, np.float32)))
+        shape = None if arg.shape is None else tuple(arg.shape)
+        # Types without a numeric numpy equivalent (strings, ...) are reported as object.
+        return TensorInfo(arg.name, shape, np.dtype(_ORT_TYPES.get(arg.type, np.object_)))
 
     def _run(self, arrays):
         feeds = {t.name: a for t, a in zip(self._inputs, arrays)}

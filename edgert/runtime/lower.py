@@ -17,6 +17,7 @@ from edgert.errors import UnsupportedOperatorError
 from edgert.ir import Node
 from edgert.ops import run_reference
 from edgert.ops.reference import legacy_channel_slope
+from edgert.passes.fuse import EDGERT_DOMAIN
 from edgert.runtime.plan import Planner, StepSpec
 from edgert.runtime.values import NHWC, PLAIN, TO_NHWC, Value
 
@@ -33,6 +34,11 @@ def lowering(*op_types):
         return fn
 
     return register
+
+
+def lowering_for(node: Node):
+    """The native lowering of this node's operator, or None (ONNX and ai.edgert domains)."""
+    return LOWERINGS.get(node.op_type) if node.domain in ("", EDGERT_DOMAIN) else None
 
 
 def _clamp(node: Node) -> tuple[float, float]:
@@ -500,27 +506,20 @@ def emit_binary(p: Planner, op: str, a: Value, b: Value, out_name: str, node: No
     rank = len(out_shape)
     runtime = [v for v in (a, b) if not v.is_const]
     layout = NHWC if rank == 4 and any(v.layout == NHWC and len(v.shape) == 4 for v in runtime) else PLAIN
-    operands = []
+    phys_out = tuple(out_shape[i] for i in TO_NHWC) if layout == NHWC else out_shape
+    operands, shapes = [], []
     for v in (a, b):
         if v.is_const:
             c = v.const.astype(F32).reshape((1,) * (rank - v.const.ndim) + v.const.shape)
-            if layout == NHWC:
-                c = c.transpose(TO_NHWC)
-            operands.append(np.ascontiguousarray(c))
-        else:
-            if len(v.shape) != rank and layout == NHWC and v.size != 1:
-                return None  # a lower-rank runtime operand is not stored in NHWC order
-            v = p.as_layout(v, layout) if len(v.shape) == 4 else v
-            operands.append(v)
-    phys_out = tuple(out_shape[i] for i in TO_NHWC) if layout == NHWC else out_shape
-
-    def phys_shape(o):
-        if isinstance(o, np.ndarray):
-            return o.shape
-        s = (1,) * (rank - len(o.shape)) + tuple(o.physical_shape)
-        return s
-
-    shapes = [phys_shape(o) for o in operands]
+            c = np.ascontiguousarray(c.transpose(TO_NHWC) if layout == NHWC else c)
+            operands.append(c)
+            shapes.append(c.shape)
+            continue
+        if len(v.shape) != rank and layout == NHWC and v.size != 1:
+            return None  # a lower-rank runtime operand is not stored in NHWC order
+        operands.append(v)  # converted below, once the pattern is known to be native
+        logical_shape = (1,) * (rank - len(v.shape)) + tuple(v.shape)
+        shapes.append(tuple(logical_shape[i] for i in TO_NHWC) if layout == NHWC and len(v.shape) == 4 else logical_shape)
     groups = _broadcast_groups(phys_out, shapes)
     outer = 1
     if len(groups) == 3:  # e.g. batched SE scaling [N,H,W,C] * [N,1,1,C]: loop over the outer run
@@ -528,21 +527,14 @@ def emit_binary(p: Planner, op: str, a: Value, b: Value, out_name: str, node: No
         if not all(outer_flags):
             return None
         outer, groups = outer_size, groups[1:]
-    if len(groups) > 2 or not groups:
-        if groups:
-            return None
-        groups = [[1, (1, 1)]]
-    if len(groups) == 1:
-        groups = [[1, (1, 1)]] + groups
-    (rows, row_flags), (cols, col_flags) = groups
-    strides = []
-    for rf, cf in zip(row_flags, col_flags):
-        cs = 1 if cf else 0
-        rs = (cols if cf else 1) if rf else 0
-        strides.append((rs, cs))
-    if strides[0][1] == 0 and strides[1][1] == 0:
+    if len(groups) > 2:
         return None
+    (rows, row_flags), (cols, col_flags) = [[1, (1, 1)]] * (2 - len(groups)) + groups
+    if not (col_flags[0] or col_flags[1]):
+        return None
+    strides = [((cols if cf else 1) if rf else 0, 1 if cf else 0) for rf, cf in zip(row_flags, col_flags)]
     per_outer = [(rows if row_flags[i] else 1) * (cols if col_flags[i] else 1) for i in range(2)]
+    operands = [p.as_layout(o, layout) if isinstance(o, Value) and len(o.shape) == 4 else o for o in operands]
     y = p.new_value(out_name, out_shape, F32, layout)
     lo, hi = clamp
     reads = [o for o in operands if isinstance(o, Value)]

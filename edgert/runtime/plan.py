@@ -19,7 +19,6 @@ from edgert._ops import _kernels as K
 from edgert.errors import EdgeRTError, UnsupportedOperatorError
 from edgert.ir import Graph, Node
 from edgert.ops import REFERENCE, run_reference
-from edgert.passes.fuse import EDGERT_DOMAIN
 from edgert.runtime.values import NHWC, PLAIN, TO_NCHW, TO_NHWC, Buffer, Value, logical, physical_view
 
 ALIGN = 64
@@ -119,13 +118,13 @@ class Planner:
     # -------------------------------------------------------------- graph walk
 
     def plan(self) -> "Plan":
-        from edgert.runtime.lower import LOWERINGS
+        from edgert.runtime.lower import lowering_for  # lower.py builds on this module
 
         for node in self.graph.nodes:
             ins = [self.values[i] if i else None for i in node.inputs]
             if self._fold(node, ins):
                 continue
-            lower = LOWERINGS.get(node.op_type) if node.domain in ("", EDGERT_DOMAIN) else None
+            lower = lowering_for(node)
             outs = lower(self, node, ins) if lower is not None else None
             if outs is None:  # no native path for this configuration: run the reference
                 outs = self.reference_step(node, ins)

@@ -13,7 +13,7 @@ from edgert.importers import import_onnx
 from edgert.ir import Graph
 from edgert.ops import REFERENCE
 from edgert.passes import optimize
-from edgert.passes.fuse import EDGERT_DOMAIN
+from edgert.runtime.lower import lowering_for
 from edgert.runtime.plan import Plan, Planner
 
 # Plans are built per distinct input-shape signature; keep the most recent few.
@@ -22,12 +22,8 @@ MAX_PLANS = 8
 
 def check_supported(graph: Graph) -> None:
     """Raise UnsupportedOperatorError at load for any op edgert cannot run at all."""
-    from edgert.runtime.lower import LOWERINGS
-
     for node in graph.nodes:
-        known = (node.domain == "" and (node.op_type in LOWERINGS or node.op_type in REFERENCE)) or (
-            node.domain == EDGERT_DOMAIN and node.op_type in LOWERINGS)
-        if not known:
+        if lowering_for(node) is None and not (node.domain == "" and node.op_type in REFERENCE):
             domain = f" (domain '{node.domain}')" if node.domain else ""
             raise UnsupportedOperatorError(node.op_type + domain, node.name)
 
