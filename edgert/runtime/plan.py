@@ -247,19 +247,9 @@ class Plan:
 
     @staticmethod
     def _buffers(planner: Planner) -> list[Buffer]:
-        seen, out = set(), []
-        for v in planner.values.values():
-            b = v.buffer
-            if b is not None and id(b) not in seen:
-                seen.add(id(b))
-                out.append(b)
-        for step in planner.steps:  # conversion values are not in planner.values
-            for v in step.reads + step.writes:
-                b = v.buffer
-                if b is not None and id(b) not in seen:
-                    seen.add(id(b))
-                    out.append(b)
-        return out
+        """Every buffer once (aliases and free layout reinterpretations share their source's)."""
+        unique = {id(v.buffer): v.buffer for v in planner.values.values() if v.buffer is not None}
+        return list(unique.values())
 
     def run(self, feeds: list[np.ndarray]) -> dict[str, np.ndarray]:
         for (value, view), array in zip(self._input_views, feeds):
