@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 from edgert.errors import (BackendUnavailableError, EdgeRTError, InputError, ModelLoadError,
@@ -20,43 +19,35 @@ __all__ = ["load", "EdgeRTError", "ModelLoadError", "UnsupportedOperatorError", 
            "BackendUnavailableError", "TensorInfo", "BACKENDS", "__version__"]
 
 
-def _is_tflite(model) -> bool:
-    if isinstance(model, (bytes, bytearray)):
-        return bytes(model[4:8]) == b"TFL3"
-    if isinstance(model, (str, os.PathLike)):
-        return os.fspath(model).lower().endswith(".tflite")
-    return False
-
-
 def load(model, threads: int | None = None, backend: str = "edgert"):
-    """Load an ONNX model (path, bytes or onnx.ModelProto) or, with backend="litert", a .tflite.
+    """Load an ONNX model (path, bytes or onnx.ModelProto) or a TFLite model (.tflite path or bytes).
 
     backend: "edgert" (native kernels), "onnxruntime", "litert", or "auto" (edgert, falling back to
-    onnxruntime with a warning when the model uses something edgert cannot run).
+    onnxruntime -- or LiteRT for a .tflite -- with a warning when the model uses something edgert cannot run).
     threads: worker threads including the caller (None = all available cores).
     """
     if backend not in BACKENDS:
         raise EdgeRTError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "litert" or (backend == "auto" and _is_tflite(model)):
+    from edgert.runtime.session import Session, is_tflite
+    if backend == "litert":
         from edgert.backends.litert import LiteRTSession
         return LiteRTSession(model, threads)
     if backend == "onnxruntime":
         from edgert.backends.onnxruntime import OnnxRuntimeSession
         return OnnxRuntimeSession(model, threads)
-    if _is_tflite(model):
-        raise ModelLoadError(f"{model if isinstance(model, (str, os.PathLike)) else '<bytes>'}: "
-                             "edgert's native runtime does not import .tflite files yet; use backend='litert'")
-    from edgert.runtime.session import Session
     if backend == "edgert":
         return Session(model, threads)
     try:
         return Session(model, threads)
     except UnsupportedOperatorError as e:
-        from edgert.backends.onnxruntime import OnnxRuntimeSession
+        if is_tflite(model):
+            from edgert.backends.litert import LiteRTSession as Fallback
+        else:
+            from edgert.backends.onnxruntime import OnnxRuntimeSession as Fallback
         try:
-            sess = OnnxRuntimeSession(model, threads)
+            sess = Fallback(model, threads)
         except BackendUnavailableError:
             raise e from None
         sess.fallback_reason = str(e)
-        warnings.warn(f"edgert: {e}; running this model on onnxruntime instead", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"edgert: {e}; running this model on {sess.backend} instead", RuntimeWarning, stacklevel=2)
         return sess

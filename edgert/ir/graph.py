@@ -45,6 +45,8 @@ class Graph:
     constants: dict[str, np.ndarray]
     opset: int
     source: str = "<memory>"
+    # (node, op_type, reason) for quantized (QDQ) groups left in fp32 by the QDQ pass.
+    quant_report: list = field(default_factory=list)
 
     def consumers(self) -> dict[str, list[Node]]:
         users: dict[str, list[Node]] = {}

@@ -5,6 +5,7 @@ them to fold constant subgraphs and to infer shapes, and runs them for the light
 data-movement operators (Reshape, Concat, Resize, ...). Heavy operators (Conv, Gemm,
 pools, activations) run on the native kernels instead; see edgert.runtime.lower.
 """
-from edgert.ops.reference import REFERENCE, run_reference
+from edgert.ops.reference import REFERENCE, has_reference, run_reference
+from edgert.ops import quantized  # noqa: F401  (registers the quantization operators)
 
-__all__ = ["REFERENCE", "run_reference"]
+__all__ = ["REFERENCE", "has_reference", "run_reference"]

@@ -10,20 +10,25 @@ from edgert.errors import UnsupportedOperatorError
 from edgert.ir import Node
 
 RefFn = Callable[[Node, list, int], list]
-REFERENCE: dict[str, RefFn] = {}
+# (domain, op_type) -> implementation; domain "" is ONNX's default domain.
+REFERENCE: dict[tuple[str, str], RefFn] = {}
 
 
-def ref(*op_types: str):
+def ref(*op_types: str, domain: str = ""):
     def register(fn: RefFn) -> RefFn:
         for op in op_types:
-            REFERENCE[op] = fn
+            REFERENCE[(domain, op)] = fn
         return fn
 
     return register
 
 
+def has_reference(node: Node) -> bool:
+    return (node.domain, node.op_type) in REFERENCE
+
+
 def run_reference(node: Node, inputs: list, opset: int) -> list:
-    fn = REFERENCE.get(node.op_type) if node.domain == "" else None
+    fn = REFERENCE.get((node.domain, node.op_type))
     if fn is None:
         raise UnsupportedOperatorError(node.op_type, node.name)
     with np.errstate(all="ignore"):

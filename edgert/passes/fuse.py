@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from edgert.ir import Graph, Node
+from edgert.passes.quantize import fold_qdq
 
 # Domain of the fused operators these passes create.
 EDGERT_DOMAIN = "ai.edgert"
@@ -21,6 +22,7 @@ CLAMP_PRODUCERS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul
 def optimize(graph: Graph) -> Graph:
     conv1d_as_2d(graph)
     fold_batchnorm_into_conv(graph)
+    fold_qdq(graph)  # before the float fusions: they would otherwise reach into QDQ groups
     fuse_gating(graph)
     fuse_matmul_bias(graph)
     fuse_clamp(graph)

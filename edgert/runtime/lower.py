@@ -16,10 +16,12 @@ from edgert._ops import _kernels as K
 from edgert.errors import UnsupportedOperatorError
 from edgert.ir import Node
 from edgert.ops import run_reference
+from edgert.ops.geometry import conv_pads_2d
+from edgert.ops.quantized import MS_DOMAIN
 from edgert.ops.reference import legacy_channel_slope
 from edgert.passes.fuse import EDGERT_DOMAIN
 from edgert.runtime.plan import Planner, StepSpec
-from edgert.runtime.values import NHWC, PLAIN, TO_NHWC, Value
+from edgert.runtime.values import NHWC, PLAIN, TO_NCHW, TO_NHWC, Value
 
 F32 = np.dtype(np.float32)
 # Up to this many input channels, a conv on an NCHW tensor reads it in place (stem kernel).
@@ -28,17 +30,35 @@ LOWERINGS: dict = {}
 
 
 def lowering(*op_types):
+    """Register a lowering; several may serve one op (e.g. fp32 and int8 MaxPool): each returns
+    None for configurations it does not handle and the next one is tried."""
     def register(fn):
         for op in op_types:
-            LOWERINGS[op] = fn
+            LOWERINGS.setdefault(op, []).append(fn)
         return fn
 
     return register
 
 
 def lowering_for(node: Node):
-    """The native lowering of this node's operator, or None (ONNX and ai.edgert domains)."""
-    return LOWERINGS.get(node.op_type) if node.domain in ("", EDGERT_DOMAIN) else None
+    """The native lowering of this node's operator, or None (ONNX, ai.edgert and com.microsoft
+    domains)."""
+    if node.domain not in ("", EDGERT_DOMAIN, MS_DOMAIN):
+        return None
+    candidates = LOWERINGS.get(node.op_type)
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return candidates[0]
+
+    def lower_any(p, node, ins):
+        for fn in candidates:
+            outs = fn(p, node, ins)
+            if outs is not None:
+                return outs
+        return None
+
+    return lower_any
 
 
 def _clamp(node: Node) -> tuple[float, float]:
@@ -70,30 +90,11 @@ def _aligned_concat(parts: list[np.ndarray]) -> np.ndarray:
 # ------------------------------------------------------------------ convolution geometry
 
 
-def _pads_2d(node: Node, in_hw, kernel, strides, dilations):
-    """(top, left, bottom, right) for Conv and pools per auto_pad, as ONNX defines them."""
-    auto_pad = node.attr("auto_pad", "NOTSET")
-    if auto_pad in ("NOTSET", "", None):
-        pads = list(node.attr("pads", [0, 0, 0, 0]))
-        return pads[0], pads[1], pads[2], pads[3]
-    if auto_pad == "VALID":
-        return 0, 0, 0, 0
-    result = []
-    for i in range(2):
-        extent = (kernel[i] - 1) * dilations[i] + 1
-        out = -(-in_hw[i] // strides[i])
-        total = max(0, (out - 1) * strides[i] + extent - in_hw[i])
-        small, big = total // 2, total - total // 2
-        result.append((small, big) if auto_pad == "SAME_UPPER" else (big, small))
-    (t, b), (l, r) = result
-    return t, l, b, r
-
-
 def _window_geometry(node, x: Value, kernel, ceil_mode=False):
     strides = list(node.attr("strides", [1, 1]))
     dilations = list(node.attr("dilations", [1, 1]))
     n, c, h, w = x.shape
-    t, l, b, r = _pads_2d(node, (h, w), kernel, strides, dilations)
+    t, l, b, r = conv_pads_2d(node, (h, w), kernel, strides, dilations)
     out = []
     for size, k, s, d, p0, p1 in ((h, kernel[0], strides[0], dilations[0], t, b), (w, kernel[1], strides[1], dilations[1], l, r)):
         extent = (k - 1) * d + 1
@@ -308,14 +309,14 @@ def lower_pool(p: Planner, node: Node, ins):
 
 
 def _window_overhangs_pads(node: Node, geo: dict) -> bool:
-    t, l, b, r = _pads_2d(node, (geo["H"], geo["W"]), (geo["KH"], geo["KW"]), (geo["SH"], geo["SW"]), (geo["DH"], geo["DW"]))
+    t, l, b, r = conv_pads_2d(node, (geo["H"], geo["W"]), (geo["KH"], geo["KW"]), (geo["SH"], geo["SW"]), (geo["DH"], geo["DW"]))
     last_row = (geo["OH"] - 1) * geo["SH"] + (geo["KH"] - 1) * geo["DH"] + 1
     last_col = (geo["OW"] - 1) * geo["SW"] + (geo["KW"] - 1) * geo["DW"] + 1
     return last_row > geo["H"] + t + b or last_col > geo["W"] + l + r
 
 
 def _zero_pad_nhwc(p: Planner, x: Value, geo: dict, node: Node):
-    t, l, b, r = _pads_2d(node, (geo["H"], geo["W"]), (geo["KH"], geo["KW"]), (geo["SH"], geo["SW"]), (geo["DH"], geo["DW"]))
+    t, l, b, r = conv_pads_2d(node, (geo["H"], geo["W"]), (geo["KH"], geo["KW"]), (geo["SH"], geo["SW"]), (geo["DH"], geo["DW"]))
     n, c, h, w = x.shape
     padded = p.new_value(f"{node.name}:padded", (n, c, h + t + b, w + l + r), F32, NHWC)
 
@@ -498,9 +499,33 @@ def _broadcast_groups(out_shape, shapes):
     return groups
 
 
-def emit_binary(p: Planner, op: str, a: Value, b: Value, out_name: str, node: Node, clamp) -> Value | None:
-    """Native a (op) b with NumPy broadcasting, or None when the pattern needs the reference."""
-    if a.dtype != F32 or b.dtype != F32 or (a.is_const and b.is_const):
+class BinaryPattern:
+    """How a broadcast binary op maps onto the row/column kernels: `outer` calls, each over
+    rows x cols with per-operand (row, col) strides. Operands are Values (converted to `layout`)
+    or constant arrays already in physical order."""
+
+    def __init__(self, layout, out_shape, operands, rows, cols, strides, per_outer, outer):
+        self.layout, self.out_shape, self.operands = layout, out_shape, operands
+        self.rows, self.cols, self.strides, self.per_outer, self.outer = rows, cols, strides, per_outer, outer
+
+    @property
+    def reads(self) -> list[Value]:
+        return [o for o in self.operands if isinstance(o, Value)]
+
+    def calls(self, views, y: Value, make):
+        """make(a, a_rs, a_cs, b, b_rs, b_cs, out) -> a kernel step; returns one runner."""
+        flat = [o.reshape(-1) if isinstance(o, np.ndarray) else views[o].reshape(-1) for o in self.operands]
+        out = views[y].reshape(-1)
+        (ar, ac), (br, bc) = self.strides
+        calls = [make(flat[0][i * self.per_outer[0]:], ar, ac, flat[1][i * self.per_outer[1]:], br, bc,
+                      out[i * self.rows * self.cols:]) for i in range(self.outer)]
+        return calls[0] if len(calls) == 1 else (lambda: [c() for c in calls])
+
+
+def binary_pattern(p: Planner, a: Value, b: Value, dtype=F32) -> BinaryPattern | None:
+    """The kernel pattern of a (op) b with NumPy broadcasting, or None when it needs the reference.
+    Runtime operands are converted to the chosen layout here, so call this only when going native."""
+    if a.dtype != dtype or b.dtype != dtype or (a.is_const and b.is_const):
         return None
     out_shape = tuple(np.broadcast_shapes(a.shape, b.shape))
     rank = len(out_shape)
@@ -510,7 +535,7 @@ def emit_binary(p: Planner, op: str, a: Value, b: Value, out_name: str, node: No
     operands, shapes = [], []
     for v in (a, b):
         if v.is_const:
-            c = v.const.astype(F32).reshape((1,) * (rank - v.const.ndim) + v.const.shape)
+            c = v.const.astype(dtype).reshape((1,) * (rank - v.const.ndim) + v.const.shape)
             c = np.ascontiguousarray(c.transpose(TO_NHWC) if layout == NHWC else c)
             operands.append(c)
             shapes.append(c.shape)
@@ -535,23 +560,22 @@ def emit_binary(p: Planner, op: str, a: Value, b: Value, out_name: str, node: No
     strides = [((cols if cf else 1) if rf else 0, 1 if cf else 0) for rf, cf in zip(row_flags, col_flags)]
     per_outer = [(rows if row_flags[i] else 1) * (cols if col_flags[i] else 1) for i in range(2)]
     operands = [p.as_layout(o, layout) if isinstance(o, Value) and len(o.shape) == 4 else o for o in operands]
-    y = p.new_value(out_name, out_shape, F32, layout)
+    return BinaryPattern(layout, out_shape, operands, rows, cols, strides, per_outer, outer)
+
+
+def emit_binary(p: Planner, op: str, a: Value, b: Value, out_name: str, node: Node, clamp) -> Value | None:
+    """Native a (op) b with NumPy broadcasting, or None when the pattern needs the reference."""
+    pattern = binary_pattern(p, a, b)
+    if pattern is None:
+        return None
+    y = p.new_value(out_name, pattern.out_shape, F32, pattern.layout)
     lo, hi = clamp
-    reads = [o for o in operands if isinstance(o, Value)]
 
     def build(views):
-        flat = [o.reshape(-1) if isinstance(o, np.ndarray) else views[o].reshape(-1) for o in operands]
-        out = views[y].reshape(-1)
-        calls = [
-            K.Binary(p.pool, op, rows, cols, flat[0][i * per_outer[0]:], strides[0][0], strides[0][1],
-                     flat[1][i * per_outer[1]:], strides[1][0], strides[1][1], out[i * rows * cols:], lo, hi)
-            for i in range(outer)
-        ]
-        if len(calls) == 1:
-            return calls[0]
-        return lambda: [c() for c in calls]
+        return pattern.calls(views, y, lambda a, ars, acs, b, brs, bcs, out: K.Binary(
+            p.pool, op, pattern.rows, pattern.cols, a, ars, acs, b, brs, bcs, out, lo, hi))
 
-    p.emit(StepSpec(node.op_type, node.name, reads, [y], build))
+    p.emit(StepSpec(node.op_type, node.name, pattern.reads, [y], build))
     return y
 
 
@@ -619,3 +643,28 @@ def lower_alias(p: Planner, node: Node, ins):
     if x.layout == NHWC and not x.spatially_trivial:
         x = p.as_layout(x, PLAIN)
     return [p.alias(node.outputs[0], x, shape)]
+
+
+@lowering("Transpose")
+def lower_layout_transpose(p: Planner, node: Node, ins):
+    """NHWC <-> NCHW transposes that only relabel the layout (e.g. the boundaries of a model
+    imported from TFLite) cost nothing: an NHWC-stored value of logical shape (N,C,H,W) has the
+    bytes of a plain (N,H,W,C) tensor."""
+    x = ins[0]
+    perm = tuple(node.attr("perm", ()))
+    if x is None or x.is_const or len(x.shape) != 4 or len([o for o in node.outputs if o]) != 1:
+        return None
+    n, d1, d2, d3 = x.shape
+    if perm == TO_NCHW and x.layout == PLAIN:  # plain NHWC data -> logical NCHW stored as NHWC
+        y = Value(node.outputs[0], (n, d3, d1, d2), x.dtype, layout=NHWC, buffer=x.buffer)
+    elif perm == TO_NHWC and x.layout == NHWC:  # logical NCHW stored NHWC -> plain NHWC data
+        y = Value(node.outputs[0], (n, d2, d3, d1), x.dtype, layout=PLAIN, buffer=x.buffer)
+    else:
+        return None
+    x.buffer.members.append(y)
+    p.values[node.outputs[0]] = y
+    return [y]
+
+
+# The int8 lowerings register themselves on import.
+from edgert.runtime import lower_quant  # noqa: E402,F401

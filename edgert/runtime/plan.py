@@ -18,7 +18,7 @@ import numpy as np
 from edgert._ops import _kernels as K
 from edgert.errors import EdgeRTError, UnsupportedOperatorError
 from edgert.ir import Graph, Node
-from edgert.ops import REFERENCE, run_reference
+from edgert.ops import has_reference, run_reference
 from edgert.runtime.values import NHWC, PLAIN, TO_NCHW, TO_NHWC, Buffer, Value, logical, physical_view
 
 ALIGN = 64
@@ -102,13 +102,15 @@ class Planner:
         n, c, h, wd = v.shape
         rows, cols = (c, h * wd) if layout == NHWC else (h * wd, c)
 
+        native = v.dtype.itemsize in (1, 4)
+
         def build(views, src=v, dst=w):
-            if src.dtype.itemsize == 4:
+            if native:
                 return K.Transpose2d(self.pool, views[src], views[dst], n, rows, cols)
             s, d, perm = views[src], views[dst], (TO_NHWC if layout == NHWC else TO_NCHW)
             return lambda: np.copyto(d, s.transpose(perm))
 
-        self.emit(StepSpec(f"to_{layout}", "", [v], [w], build, native=v.dtype.itemsize == 4))
+        self.emit(StepSpec(f"to_{layout}", "", [v], [w], build, native=native))
         self._converted[key] = w
         return w
 
@@ -134,7 +136,7 @@ class Planner:
         return Plan(self)
 
     def _fold(self, node: Node, ins: list) -> bool:
-        if node.domain != "" or node.op_type not in REFERENCE:
+        if not has_reference(node):
             return False
         if node.op_type in ("Shape", "Size") and ins[0] is not None:
             dummy = np.empty(ins[0].shape, dtype=np.uint8)  # only the shape is read
@@ -155,7 +157,7 @@ class Planner:
 
     def reference_step(self, node: Node, ins: list) -> list[Value]:
         """Run the numpy reference at inference time, on ONNX-order views of the inputs."""
-        if node.domain != "" or node.op_type not in REFERENCE:
+        if not has_reference(node):
             raise UnsupportedOperatorError(node.op_type, node.name)
         # Shapes and dtypes: run once on zeros of the right shapes (cheap for these ops).
         probe = [None if v is None else (v.const if v.is_const else np.zeros(v.shape, v.dtype)) for v in ins]

@@ -1,6 +1,7 @@
 """edgert's own Session: import -> optimize -> plan (per input-shape signature) -> run."""
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 
@@ -11,7 +12,7 @@ from edgert.backends.base import SessionBase, resolve_threads
 from edgert.errors import InputError, ModelLoadError, UnsupportedOperatorError
 from edgert.importers import import_onnx
 from edgert.ir import Graph
-from edgert.ops import REFERENCE
+from edgert.ops import has_reference
 from edgert.passes import optimize
 from edgert.runtime.lower import lowering_for
 from edgert.runtime.plan import Plan, Planner
@@ -20,10 +21,27 @@ from edgert.runtime.plan import Plan, Planner
 MAX_PLANS = 8
 
 
+def is_tflite(model) -> bool:
+    """A .tflite path, or bytes carrying the TFLite flatbuffer identifier."""
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model[4:8]) == b"TFL3"
+    if isinstance(model, (str, os.PathLike)):
+        return os.fspath(model).lower().endswith(".tflite")
+    return False
+
+
+def import_model(model) -> Graph:
+    """ONNX (path, bytes, ModelProto) or TFLite (path, bytes) -> IR."""
+    if is_tflite(model):
+        from edgert.importers.tflite import import_tflite
+        return import_tflite(model)
+    return import_onnx(model)
+
+
 def check_supported(graph: Graph) -> None:
     """Raise UnsupportedOperatorError at load for any op edgert cannot run at all."""
     for node in graph.nodes:
-        if lowering_for(node) is None and not (node.domain == "" and node.op_type in REFERENCE):
+        if lowering_for(node) is None and not has_reference(node):
             domain = f" (domain '{node.domain}')" if node.domain else ""
             raise UnsupportedOperatorError(node.op_type + domain, node.name)
 
@@ -35,7 +53,7 @@ class Session(SessionBase):
     backend = "edgert"
 
     def __init__(self, model, threads=None):
-        graph = import_onnx(model)
+        graph = import_model(model)
         self.source = graph.source
         self._inputs = list(graph.inputs)
         self._outputs = list(graph.outputs)
