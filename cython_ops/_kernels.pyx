@@ -425,25 +425,545 @@ cdef class Binary:
                              self.a_cs, self.b, self.b_rs, self.b_cs, self.y, self.lo, self.hi)
 
 
+cdef extern from "edgert/qs8-operators.h":
+    void edgert_op_transpose2d_x8(edgert_threadpool* pool, size_t batch, size_t rows, size_t cols,
+                                  const unsigned char* x, unsigned char* y) nogil
+
+
 cdef class Transpose2d:
-    """Per batch, x[rows][cols] -> y[cols][rows] for 4-byte elements (NCHW <-> NHWC)."""
+    """Per batch, x[rows][cols] -> y[cols][rows] for 4-byte or 1-byte elements (NCHW <-> NHWC)."""
     cdef edgert_threadpool* pool
     cdef object refs
-    cdef const unsigned int* x
-    cdef unsigned int* y
-    cdef size_t batch, rows, cols
+    cdef const void* x
+    cdef void* y
+    cdef size_t batch, rows, cols, itemsize
 
     def __init__(self, ThreadPool pool, x, y, size_t batch, size_t rows, size_t cols):
         for arr, what in ((x, "input"), (y, "output")):
-            if not isinstance(arr, np.ndarray) or arr.dtype.itemsize != 4 or not arr.flags.c_contiguous:
-                raise TypeError(f"{what}: expected a C-contiguous array of 4-byte elements")
+            if (not isinstance(arr, np.ndarray) or arr.dtype.itemsize not in (1, 4)
+                    or not arr.flags.c_contiguous):
+                raise TypeError(f"{what}: expected a C-contiguous array of 4-byte or 1-byte elements")
             expect_size(arr, batch * rows * cols, what)
+        if x.dtype.itemsize != y.dtype.itemsize:
+            raise TypeError("input and output element sizes differ")
         self.refs = (pool, x, y)
         self.pool = pool.ptr
-        self.x = <const unsigned int*>cnp.PyArray_DATA(<cnp.ndarray>x)
-        self.y = <unsigned int*>cnp.PyArray_DATA(<cnp.ndarray>y)
-        self.batch, self.rows, self.cols = batch, rows, cols
+        self.x = cnp.PyArray_DATA(<cnp.ndarray>x)
+        self.y = cnp.PyArray_DATA(<cnp.ndarray>y)
+        self.batch, self.rows, self.cols, self.itemsize = batch, rows, cols, x.dtype.itemsize
 
     def __call__(self):
         with nogil:
-            edgert_op_transpose2d_x32(self.pool, self.batch, self.rows, self.cols, self.x, self.y)
+            if self.itemsize == 4:
+                edgert_op_transpose2d_x32(self.pool, self.batch, self.rows, self.cols,
+                                          <const unsigned int*>self.x, <unsigned int*>self.y)
+            else:
+                edgert_op_transpose2d_x8(self.pool, self.batch, self.rows, self.cols,
+                                         <const unsigned char*>self.x, <unsigned char*>self.y)
+
+
+# ------------------------------------------------------------------------------------------------
+# int8 (qs8) steps. Arithmetic: include/edgert/qs8-requant.h. Activations are int8 NHWC
+# (C-contiguous), scales float32, packed weights uint8 byte buffers from the qs8_*_pack functions
+# of this same process (the packing follows the kernel variant this CPU dispatches to).
+
+from libc.stdint cimport int8_t, uint8_t, int32_t
+
+cdef extern from "edgert/qs8-operators.h":
+    ctypedef struct edgert_qs8_output_params:
+        int32_t zero_point, qmin, qmax
+    ctypedef struct edgert_qs8_gemm_layout:
+        size_t nr, kr, wbytes
+    ctypedef struct edgert_qs8_dispatch_table:
+        size_t gemm_mr
+        edgert_qs8_gemm_layout gemm_layout
+        const char* gemm_name
+        int dwconv_layout
+    ctypedef struct edgert_qs8_conv_shape:
+        size_t batch, H, W, C_in, OH, OW, C_out, groups
+        size_t KH, KW, SH, SW, DH, DW, pad_top, pad_left
+        int32_t input_zero_point
+        edgert_qs8_output_params out
+    ctypedef struct edgert_qs8_global_avgpool_params:
+        int32_t input_zero_point
+        float scale
+        edgert_qs8_output_params out
+    ctypedef struct edgert_qs8_binary_params:
+        int32_t a_zero_point, b_zero_point
+        float a_mult, b_mult
+        edgert_qs8_output_params out
+    const edgert_qs8_dispatch_table* edgert_qs8_dispatch "(&edgert_dispatch()->qs8)"
+    size_t edgert_qs8_gemm_packed_size(size_t K, size_t N)
+    void edgert_qs8_gemm_pack_weights(size_t K, size_t N, const int8_t* W, size_t k_stride,
+                                      size_t n_stride, const int32_t* bias,
+                                      int32_t input_zero_point, void* packed)
+    void edgert_op_qs8_gemm(edgert_threadpool* pool, size_t M, size_t N, size_t K, const int8_t* A,
+                            size_t lda, const void* packed, const float* scales, int8_t* C,
+                            size_t ldc, const edgert_qs8_output_params* params) nogil
+    size_t edgert_qs8_conv_packed_size(size_t C_out, size_t cin_g, size_t KH, size_t KW,
+                                       size_t groups)
+    int edgert_qs8_conv_pack_weights(size_t C_out, size_t cin_g, size_t KH, size_t KW,
+                                     size_t groups, const int8_t* weights, const int32_t* bias,
+                                     int32_t input_zero_point, void* packed)
+    int edgert_op_qs8_conv2d(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
+                             const int8_t* input, const void* packed, const float* scales,
+                             int8_t* output) nogil
+    size_t edgert_qs8_dwconv_packed_size(size_t C, size_t KH, size_t KW)
+    void edgert_qs8_dwconv_pack_weights(size_t C, size_t KH, size_t KW, const int8_t* weights,
+                                        const int32_t* bias, int32_t input_zero_point,
+                                        void* packed)
+    void edgert_op_qs8_dwconv2d(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
+                                const int8_t* input, const void* packed, const float* scales,
+                                int8_t* output) nogil
+    void edgert_op_qs8_pool2d(edgert_threadpool* pool, int kind, const edgert_qs8_conv_shape* s,
+                              int count_include_pad, float avg_scale, const int8_t* input,
+                              int8_t* output) nogil
+    void edgert_op_qs8_global_avgpool(edgert_threadpool* pool, size_t batch, size_t pixels,
+                                      size_t C, const int8_t* input, int8_t* output,
+                                      const edgert_qs8_global_avgpool_params* params) nogil
+    void edgert_op_qs8_binary(edgert_threadpool* pool, int op, size_t rows, size_t cols,
+                              const int8_t* a, size_t a_rs, size_t a_cs, const int8_t* b,
+                              size_t b_rs, size_t b_cs, int8_t* y,
+                              const edgert_qs8_binary_params* params) nogil
+    void edgert_op_x8_lut(edgert_threadpool* pool, size_t n, const int8_t* x, int8_t* y,
+                          const int8_t* table) nogil
+    void edgert_op_qs8_quantize(edgert_threadpool* pool, size_t n, const float* x, int8_t* y,
+                                float scale, int32_t zero_point) nogil
+    void edgert_op_qs8_quantize_nchw(edgert_threadpool* pool, size_t batch, size_t C, size_t HW,
+                                     const float* x, int8_t* y, float scale,
+                                     int32_t zero_point) nogil
+    void edgert_op_qs8_dequantize(edgert_threadpool* pool, size_t n, const int8_t* x, float* y,
+                                  float scale, int32_t zero_point) nogil
+
+QS8_BINARY_OPS = ("add", "mul")
+
+
+def qs8_dispatch_info():
+    """The int8 GEMM variant and the packings this CPU uses."""
+    cdef const edgert_qs8_dispatch_table* d = edgert_qs8_dispatch
+    return {"gemm": d.gemm_name.decode(), "gemm_mr": d.gemm_mr, "gemm_nr": d.gemm_layout.nr,
+            "gemm_kr": d.gemm_layout.kr, "gemm_weight_bytes": d.gemm_layout.wbytes,
+            "dwconv_layout": ("taps", "rowpairs")[d.dwconv_layout]}
+
+
+cdef int8_t* i8_ptr(object arr, str what) except NULL:
+    """Raw pointer of a C-contiguous int8 array, or TypeError."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{what}: expected ndarray, got {type(arr).__name__}")
+    cdef cnp.ndarray a = <cnp.ndarray>arr
+    if cnp.PyArray_TYPE(a) != cnp.NPY_INT8 or not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise TypeError(f"{what}: expected a C-contiguous int8 array, got {arr.dtype} "
+                        f"with strides {arr.strides}")
+    return <int8_t*>cnp.PyArray_DATA(a)
+
+
+cdef uint8_t* packed_ptr(object arr, size_t nbytes, str what) except NULL:
+    """Raw pointer of a packed-weight buffer (uint8, C-contiguous, at least nbytes)."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{what}: expected the ndarray of a qs8_*_pack function, got "
+                        f"{type(arr).__name__}")
+    cdef cnp.ndarray a = <cnp.ndarray>arr
+    if cnp.PyArray_TYPE(a) != cnp.NPY_UINT8 or not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise TypeError(f"{what}: expected packed weights (C-contiguous uint8 from a qs8_*_pack "
+                        f"function), got {arr.dtype} with strides {arr.strides}")
+    if <size_t>arr.nbytes < nbytes:
+        raise ValueError(f"{what}: needs {nbytes} packed bytes for this shape, has {arr.nbytes}")
+    if (<size_t>cnp.PyArray_DATA(a)) % 4:
+        raise ValueError(f"{what}: packed weights must be 4-byte aligned")
+    return <uint8_t*>cnp.PyArray_DATA(a)
+
+
+cdef int32_t quant_arg(object value, str what) except? -999:
+    """An int8 zero point or clamp bound: an integer in [-128, 127]."""
+    if isinstance(value, (float, np.floating)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what}: expected an integer in [-128, 127], got {value!r}")
+    if not -128 <= value <= 127:
+        raise ValueError(f"{what}: {value} is outside the int8 range [-128, 127]")
+    return <int32_t>value
+
+
+cdef edgert_qs8_output_params output_params(object zero_point, object qmin, object qmax) except *:
+    cdef edgert_qs8_output_params p
+    p.zero_point = quant_arg(zero_point, "output_zero_point")
+    p.qmin = quant_arg(qmin, "qmin")
+    p.qmax = quant_arg(qmax, "qmax")
+    if p.qmin > p.qmax:
+        raise ValueError(f"qmin {p.qmin} is above qmax {p.qmax}")
+    return p
+
+
+cdef float positive_scale(object value, str what) except? -1.0:
+    cdef float f = value
+    if not (f > 0.0 and f < np.inf):
+        raise ValueError(f"{what}: expected a positive finite float, got {value!r}")
+    return f
+
+
+def aligned_u8(size_t n):
+    """An uninitialised uint8 array whose data starts on a 64-byte boundary (packed weights)."""
+    buf = np.empty(n + 64, dtype=np.uint8)
+    cdef size_t shift = (64 - (<size_t>cnp.PyArray_DATA(buf)) % 64) % 64
+    return buf[shift:shift + n]
+
+
+cdef object int8_weights(object W, int ndim, str what):
+    if not isinstance(W, np.ndarray) or W.dtype != np.int8:
+        raise TypeError(f"{what}: expected an int8 ndarray, got "
+                        f"{getattr(W, 'dtype', type(W).__name__)}")
+    if W.ndim != ndim:
+        raise ValueError(f"{what}: expected {ndim} dimensions, got shape {W.shape}")
+    return W
+
+
+cdef object int32_bias(object bias, size_t n, str what):
+    """bias as a C-contiguous int32 [n] array, or None."""
+    if bias is None:
+        return None
+    b = np.asarray(bias)
+    if b.dtype.kind not in "iu":
+        raise TypeError(f"{what}: expected integer (int32) bias, got {b.dtype}")
+    b = b.reshape(-1)
+    if <size_t>b.size != n:
+        raise ValueError(f"{what}: expected {n} values, got {b.size}")
+    if b.size and (b.min() < -2**31 or b.max() >= 2**31):
+        raise ValueError(f"{what}: values exceed the int32 range")
+    return np.ascontiguousarray(b, dtype=np.int32)
+
+
+def qs8_gemm_pack(W, bias, int input_zero_point):
+    """Pack int8 weights W[K, N] (any strides) with int32 bias[N] (or None) for this CPU's qs8
+    GEMM, folding the input zero point into the bias. Returns a 64-byte aligned uint8 array."""
+    W = int8_weights(W, 2, "qs8_gemm_pack W")
+    cdef int32_t zp = quant_arg(input_zero_point, "input_zero_point")
+    if any(s < 0 for s in W.strides):
+        W = np.ascontiguousarray(W)
+    cdef size_t K = W.shape[0], N = W.shape[1]
+    if K == 0 or N == 0:
+        raise ValueError(f"qs8_gemm_pack: empty weights of shape {W.shape}")
+    b = int32_bias(bias, N, "qs8_gemm_pack bias")
+    cdef const int32_t* bias_ptr = NULL
+    if b is not None:
+        bias_ptr = <const int32_t*>cnp.PyArray_DATA(<cnp.ndarray>b)
+    packed = aligned_u8(edgert_qs8_gemm_packed_size(K, N))
+    edgert_qs8_gemm_pack_weights(K, N, <const int8_t*>cnp.PyArray_DATA(<cnp.ndarray>W),
+                                 W.strides[0], W.strides[1], bias_ptr, zp,
+                                 cnp.PyArray_DATA(<cnp.ndarray>packed))
+    return packed
+
+
+def qs8_conv_pack(W, bias, size_t groups, int input_zero_point):
+    """Pack int8 conv weights [C_out, C_in/groups, KH, KW] (ONNX order) with int32 bias[C_out]
+    (or None): one GEMM packing per group, K ordered (ky, kx, c)."""
+    W = np.ascontiguousarray(int8_weights(W, 4, "qs8_conv_pack W"))
+    cdef int32_t zp = quant_arg(input_zero_point, "input_zero_point")
+    cdef size_t C_out = W.shape[0], cin_g = W.shape[1], KH = W.shape[2], KW = W.shape[3]
+    if groups == 0 or C_out % groups:
+        raise ValueError(f"qs8_conv_pack: {C_out} output channels do not divide into {groups} groups")
+    if C_out == 0 or cin_g == 0 or KH == 0 or KW == 0:
+        raise ValueError(f"qs8_conv_pack: empty weights of shape {W.shape}")
+    b = int32_bias(bias, C_out, "qs8_conv_pack bias")
+    cdef const int32_t* bias_ptr = NULL
+    if b is not None:
+        bias_ptr = <const int32_t*>cnp.PyArray_DATA(<cnp.ndarray>b)
+    packed = aligned_u8(edgert_qs8_conv_packed_size(C_out, cin_g, KH, KW, groups))
+    if edgert_qs8_conv_pack_weights(C_out, cin_g, KH, KW, groups,
+                                    <const int8_t*>cnp.PyArray_DATA(<cnp.ndarray>W), bias_ptr, zp,
+                                    cnp.PyArray_DATA(<cnp.ndarray>packed)) != 0:
+        raise MemoryError("qs8_conv_pack: out of memory")
+    return packed
+
+
+def qs8_dwconv_pack(W, bias, int input_zero_point):
+    """Pack int8 depthwise weights [C, 1, KH, KW] with int32 bias[C] (or None)."""
+    W = np.ascontiguousarray(int8_weights(W, 4, "qs8_dwconv_pack W"))
+    cdef int32_t zp = quant_arg(input_zero_point, "input_zero_point")
+    if W.shape[1] != 1:
+        raise ValueError(f"qs8_dwconv_pack: weights must be [C, 1, KH, KW], got {W.shape}")
+    cdef size_t C = W.shape[0], KH = W.shape[2], KW = W.shape[3]
+    if C == 0 or KH == 0 or KW == 0:
+        raise ValueError(f"qs8_dwconv_pack: empty weights of shape {W.shape}")
+    b = int32_bias(bias, C, "qs8_dwconv_pack bias")
+    cdef const int32_t* bias_ptr = NULL
+    if b is not None:
+        bias_ptr = <const int32_t*>cnp.PyArray_DATA(<cnp.ndarray>b)
+    packed = aligned_u8(edgert_qs8_dwconv_packed_size(C, KH, KW))
+    edgert_qs8_dwconv_pack_weights(C, KH, KW, <const int8_t*>cnp.PyArray_DATA(<cnp.ndarray>W),
+                                   bias_ptr, zp, cnp.PyArray_DATA(<cnp.ndarray>packed))
+    return packed
+
+
+cdef class QS8Gemm:
+    """C[M, N] = requantize(A[M, K] @ W + bias', scales[n]) on int8 A and C (row strides lda,
+    ldc); packed from qs8_gemm_pack."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const int8_t* A
+    cdef const void* packed
+    cdef const float* scales
+    cdef int8_t* C
+    cdef size_t M, N, K, lda, ldc
+    cdef edgert_qs8_output_params params
+
+    def __init__(self, ThreadPool pool, A, packed, C, size_t M, size_t N, size_t K, size_t lda,
+                 size_t ldc, scales, output_zero_point, qmin, qmax):
+        self.refs = (pool, A, packed, C, scales)
+        self.pool = pool.ptr
+        if N == 0 or K == 0:
+            raise ValueError(f"QS8Gemm: N={N} and K={K} must be positive")
+        if lda < K or ldc < N:
+            raise ValueError(f"QS8Gemm: lda={lda} must be >= K={K} and ldc={ldc} >= N={N}")
+        self.A = i8_ptr(A, "A")
+        self.C = i8_ptr(C, "C")
+        self.scales = f32_ptr(scales, "scales")
+        self.packed = packed_ptr(packed, edgert_qs8_gemm_packed_size(K, N), "packed")
+        expect_size(scales, N, "scales")
+        if M:
+            expect_size(A, (M - 1) * lda + K, "A")
+            expect_size(C, (M - 1) * ldc + N, "C")
+        self.params = output_params(output_zero_point, qmin, qmax)
+        self.M, self.N, self.K, self.lda, self.ldc = M, N, K, lda, ldc
+
+    def __call__(self):
+        with nogil:
+            edgert_op_qs8_gemm(self.pool, self.M, self.N, self.K, self.A, self.lda, self.packed,
+                               self.scales, self.C, self.ldc, &self.params)
+
+
+cdef class QS8WindowOp:
+    """int8 Conv2d / depthwise conv / MaxPool / AveragePool over NHWC tensors; geometry is a dict
+    as WindowOp's (batch, H, W, C_in, OH, OW, C_out, groups, KH, KW, SH, SW, DH, DW, pad_top,
+    pad_left). conv/dwconv need packed weights and scales[C_out]; avgpool takes
+    avg_scale = s_in / s_out; maxpool only clamps to [qmin, qmax]."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef edgert_qs8_conv_shape s
+    cdef const int8_t* x
+    cdef int8_t* y
+    cdef const void* packed
+    cdef const float* scales
+    cdef int kind, count_include_pad
+    cdef float avg_scale
+
+    KINDS = {"conv": 0, "dwconv": 1, "maxpool": 2, "avgpool": 3}
+
+    def __init__(self, ThreadPool pool, str kind, dict geometry, x, y, packed=None, scales=None,
+                 input_zero_point=0, output_zero_point=0, qmin=-128, qmax=127, avg_scale=1.0,
+                 bint count_include_pad=False):
+        if kind not in QS8WindowOp.KINDS:
+            raise ValueError(f"QS8WindowOp: unknown kind {kind!r}; expected one of "
+                             f"{sorted(QS8WindowOp.KINDS)}")
+        self.refs = (pool, x, y, packed, scales)
+        self.pool = pool.ptr
+        self.kind = QS8WindowOp.KINDS[kind]
+        g = geometry
+        cdef edgert_qs8_conv_shape* s = &self.s
+        try:
+            s.batch, s.H, s.W, s.C_in = g["batch"], g["H"], g["W"], g["C_in"]
+            s.OH, s.OW, s.C_out, s.groups = g["OH"], g["OW"], g["C_out"], g["groups"]
+            s.KH, s.KW, s.SH, s.SW = g["KH"], g["KW"], g["SH"], g["SW"]
+            s.DH, s.DW, s.pad_top, s.pad_left = g["DH"], g["DW"], g["pad_top"], g["pad_left"]
+        except KeyError as e:
+            raise ValueError(f"QS8WindowOp: geometry lacks {e.args[0]!r}") from None
+        if 0 in (s.KH, s.KW, s.SH, s.SW, s.DH, s.DW):
+            raise ValueError("QS8WindowOp: kernel, strides and dilations must be positive")
+        if s.groups == 0 or s.C_in % s.groups or s.C_out % s.groups:
+            raise ValueError("channels must divide into groups")
+        if self.kind == 1 and not (s.groups == s.C_in == s.C_out):
+            raise ValueError("QS8WindowOp dwconv: needs groups == C_in == C_out")
+        if self.kind >= 2 and s.C_out != s.C_in:
+            raise ValueError(f"QS8WindowOp {kind}: C_out must equal C_in")
+        s.input_zero_point = quant_arg(input_zero_point, "input_zero_point")
+        s.out = output_params(output_zero_point, qmin, qmax)
+        self.x = i8_ptr(x, "input")
+        self.y = i8_ptr(y, "output")
+        expect_size(x, s.batch * s.H * s.W * s.C_in, "input")
+        expect_size(y, s.batch * s.OH * s.OW * s.C_out, "output")
+        self.packed = NULL
+        self.scales = NULL
+        if self.kind <= 1:
+            if packed is None or scales is None:
+                raise ValueError(f"QS8WindowOp {kind}: needs packed weights and scales")
+            if self.kind == 0:
+                need = edgert_qs8_conv_packed_size(s.C_out, s.C_in // s.groups, s.KH, s.KW, s.groups)
+            else:
+                need = edgert_qs8_dwconv_packed_size(s.C_in, s.KH, s.KW)
+            self.packed = packed_ptr(packed, need, "packed")
+            self.scales = f32_ptr(scales, "scales")
+            expect_size(scales, s.C_out, "scales")
+        self.avg_scale = positive_scale(avg_scale, "avg_scale") if self.kind == 3 else 1.0
+        self.count_include_pad = count_include_pad
+
+    def __call__(self):
+        cdef int rc = 0
+        with nogil:
+            if self.kind == 0:
+                rc = edgert_op_qs8_conv2d(self.pool, &self.s, self.x, self.packed, self.scales,
+                                          self.y)
+            elif self.kind == 1:
+                edgert_op_qs8_dwconv2d(self.pool, &self.s, self.x, self.packed, self.scales,
+                                       self.y)
+            else:
+                edgert_op_qs8_pool2d(self.pool, self.kind - 2, &self.s, self.count_include_pad,
+                                     self.avg_scale, self.x, self.y)
+        if rc != 0:
+            raise MemoryError("out of memory for convolution scratch")
+
+
+cdef class QS8GlobalAvgPool:
+    """y[b, c] = average over pixels of x[b, p, c] (int8 NHWC), scale = s_in / s_out."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const int8_t* x
+    cdef int8_t* y
+    cdef size_t batch, pixels, C
+    cdef edgert_qs8_global_avgpool_params params
+
+    def __init__(self, ThreadPool pool, x, y, size_t batch, size_t pixels, size_t C,
+                 input_zero_point, scale, output_zero_point, qmin, qmax):
+        self.refs = (pool, x, y)
+        self.pool = pool.ptr
+        self.x = i8_ptr(x, "input")
+        self.y = i8_ptr(y, "output")
+        expect_size(x, batch * pixels * C, "input")
+        expect_size(y, batch * C, "output")
+        self.params.input_zero_point = quant_arg(input_zero_point, "input_zero_point")
+        self.params.scale = positive_scale(scale, "scale")
+        self.params.out = output_params(output_zero_point, qmin, qmax)
+        self.batch, self.pixels, self.C = batch, pixels, C
+
+    def __call__(self):
+        with nogil:
+            edgert_op_qs8_global_avgpool(self.pool, self.batch, self.pixels, self.C, self.x,
+                                         self.y, &self.params)
+
+
+cdef class QS8Binary:
+    """y[r, c] = a[r*a_rs + c*a_cs] op b[r*b_rs + c*b_cs] on int8, column strides 0 or 1.
+    add: a_mult = s_a/s_y, b_mult = s_b/s_y; mul: a_mult = s_a*s_b/s_y (b_mult unused)."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const int8_t* a
+    cdef const int8_t* b
+    cdef int8_t* y
+    cdef size_t rows, cols, a_rs, a_cs, b_rs, b_cs
+    cdef int op
+    cdef edgert_qs8_binary_params params
+
+    def __init__(self, ThreadPool pool, str op, size_t rows, size_t cols, a, size_t a_rs,
+                 size_t a_cs, b, size_t b_rs, size_t b_cs, y, a_zero_point, a_mult, b_zero_point,
+                 b_mult, output_zero_point, qmin, qmax):
+        if op not in QS8_BINARY_OPS:
+            raise ValueError(f"QS8Binary: unknown op {op!r}; expected one of {QS8_BINARY_OPS}")
+        self.refs = (pool, a, b, y)
+        self.pool = pool.ptr
+        self.op = QS8_BINARY_OPS.index(op)
+        if a_cs > 1 or b_cs > 1 or (a_cs == 0 and b_cs == 0):
+            raise ValueError("QS8Binary: column strides must be 0 or 1, not both 0")
+        self.a = i8_ptr(a, "a")
+        self.b = i8_ptr(b, "b")
+        self.y = i8_ptr(y, "y")
+        if rows and cols:
+            expect_size(a, (rows - 1) * a_rs + (cols - 1) * a_cs + 1, "a")
+            expect_size(b, (rows - 1) * b_rs + (cols - 1) * b_cs + 1, "b")
+            expect_size(y, rows * cols, "y")
+        self.params.a_zero_point = quant_arg(a_zero_point, "a_zero_point")
+        self.params.b_zero_point = quant_arg(b_zero_point, "b_zero_point")
+        self.params.a_mult = positive_scale(a_mult, "a_mult")
+        self.params.b_mult = positive_scale(b_mult, "b_mult") if op == "add" else 0.0
+        self.params.out = output_params(output_zero_point, qmin, qmax)
+        self.rows, self.cols, self.a_rs, self.a_cs, self.b_rs, self.b_cs = rows, cols, a_rs, a_cs, b_rs, b_cs
+
+    def __call__(self):
+        with nogil:
+            edgert_op_qs8_binary(self.pool, self.op, self.rows, self.cols, self.a, self.a_rs,
+                                 self.a_cs, self.b, self.b_rs, self.b_cs, self.y, &self.params)
+
+
+cdef class QS8Lut:
+    """y[i] = table[(uint8)x[i]] over int8 arrays of equal size (y may be x); table int8[256]."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const int8_t* x
+    cdef int8_t* y
+    cdef const int8_t* table
+    cdef size_t n
+
+    def __init__(self, ThreadPool pool, x, y, table):
+        self.refs = (pool, x, y, table)
+        self.pool = pool.ptr
+        self.x = i8_ptr(x, "input")
+        self.y = i8_ptr(y, "output")
+        self.table = i8_ptr(table, "table")
+        if table.size != 256:
+            raise ValueError(f"QS8Lut: table must have 256 entries, has {table.size}")
+        if x.size != y.size:
+            raise ValueError("QS8Lut: input and output sizes differ")
+        self.n = x.size
+
+    def __call__(self):
+        with nogil:
+            edgert_op_x8_lut(self.pool, self.n, self.x, self.y, self.table)
+
+
+cdef class Quantize:
+    """float32 x -> int8 y = saturate(round_half_even(x / scale) + zero_point), NaN -> zero_point.
+    nchw=(batch, C, HW): x is [batch, C, HW] and y is written [batch, HW, C] (NCHW -> NHWC)."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const float* x
+    cdef int8_t* y
+    cdef size_t n, batch, C, HW
+    cdef bint nchw
+    cdef float scale
+    cdef int32_t zero_point
+
+    def __init__(self, ThreadPool pool, x, y, scale, zero_point, nchw=None):
+        self.refs = (pool, x, y)
+        self.pool = pool.ptr
+        self.x = f32_ptr(x, "input")
+        self.y = i8_ptr(y, "output")
+        self.scale = positive_scale(scale, "scale")
+        self.zero_point = quant_arg(zero_point, "zero_point")
+        if x.size != y.size:
+            raise ValueError("Quantize: input and output sizes differ")
+        self.n = x.size
+        self.nchw = nchw is not None
+        if self.nchw:
+            self.batch, self.C, self.HW = nchw
+            if self.batch * self.C * self.HW != self.n:
+                raise ValueError(f"Quantize: nchw={tuple(nchw)} does not match {self.n} elements")
+
+    def __call__(self):
+        with nogil:
+            if self.nchw:
+                edgert_op_qs8_quantize_nchw(self.pool, self.batch, self.C, self.HW, self.x, self.y,
+                                            self.scale, self.zero_point)
+            else:
+                edgert_op_qs8_quantize(self.pool, self.n, self.x, self.y, self.scale,
+                                       self.zero_point)
+
+
+cdef class Dequantize:
+    """int8 x -> float32 y = (x - zero_point) * scale, same element order."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const int8_t* x
+    cdef float* y
+    cdef size_t n
+    cdef float scale
+    cdef int32_t zero_point
+
+    def __init__(self, ThreadPool pool, x, y, scale, zero_point):
+        self.refs = (pool, x, y)
+        self.pool = pool.ptr
+        self.x = i8_ptr(x, "input")
+        self.y = f32_ptr(y, "output")
+        self.scale = positive_scale(scale, "scale")
+        self.zero_point = quant_arg(zero_point, "zero_point")
+        if x.size != y.size:
+            raise ValueError("Dequantize: input and output sizes differ")
+        self.n = x.size
+
+    def __call__(self):
+        with nogil:
+            edgert_op_qs8_dequantize(self.pool, self.n, self.x, self.y, self.scale, self.zero_point)

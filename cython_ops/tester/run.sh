@@ -19,7 +19,8 @@ case "$target" in
   *) echo "usage: $0 [native|aarch64] [tester args...]" >&2; exit 2 ;;
 esac
 
-cflags=(-std=c11 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/include" -D_GNU_SOURCE)
+# -ffp-contract=off as in meson.build: no compiler-made FMAs (bit-exact int8 requantization).
+cflags=(-std=c11 -O2 -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off -I"$root/include" -D_GNU_SOURCE)
 if [ -n "${EDGERT_SANITIZE:-}" ]; then
   cflags+=(-fsanitize=address,undefined -fno-omit-frame-pointer)
   # LeakSanitizer cannot run under qemu-user

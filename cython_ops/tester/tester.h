@@ -16,6 +16,7 @@
 
 #include "edgert/common.h"
 #include "edgert/cpu.h"
+#include "edgert/qs8-requant.h"
 
 static uint64_t tester_rng_state = 0x9E3779B97F4A7C15ull;
 
@@ -306,5 +307,143 @@ static inline int tester_timer_more(tester_timer* t, size_t calls, double second
 static inline double tester_timer_rate(const tester_timer* t) {
   return (double)t->calls / t->elapsed;
 }
+
+/* ---- int8 (qs8) ------------------------------------------------------------------------- */
+
+/* n bytes in an exact-size heap block (1 byte for n == 0), for ASan like tester_alloc_floats. */
+static inline int8_t* tester_alloc_i8(size_t n) {
+  int8_t* p = malloc(n ? n : 1);
+  if (p == NULL) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
+  return p;
+}
+
+/* For benchmarks: 64-byte aligned, size rounded up to 64 bytes. */
+static inline void* tester_alloc_aligned_bytes(size_t n) {
+  void* p = aligned_alloc(64, edgert_round_up(n ? n : 1, 64));
+  if (p == NULL) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
+  return p;
+}
+
+/* Uniform int8 values in [lo, hi]. */
+static inline void tester_fill_i8(int8_t* p, size_t n, int lo, int hi) {
+  for (size_t i = 0; i < n; i++) p[i] = (int8_t)((int)tester_range(0, (size_t)(hi - lo)) + lo);
+}
+
+/* Bit-exact comparison; prints the first mismatch and returns 1. */
+static inline int tester_check_i8(const char* what, const int8_t* ref, const int8_t* got, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (ref[i] != got[i]) {
+      printf("FAIL %s: element %zu is %d, expected %d\n", what, i, got[i], ref[i]);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Guards for int8 outputs: any byte value is a possible output, so a guard region is filled
+ * with random bytes and compared with a copy afterwards (a stray write of the very same byte
+ * goes unseen, but not across the many random cases). */
+#define TESTER_GUARD_BYTES 64
+
+/* 1 when got[i] == want[i] wherever live(i, ctx) is 0 for i < n; else prints and returns 0. */
+static inline int tester_untouched_i8(const char* what, const int8_t* want, const int8_t* got,
+                                      size_t n, int (*live)(size_t i, const void* ctx),
+                                      const void* ctx) {
+  for (size_t i = 0; i < n; i++) {
+    if ((live == NULL || !live(i, ctx)) && want[i] != got[i]) {
+      printf("FAIL %s: wrote outside its output at byte %zu\n", what, i);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Zero points: the extremes -128 / 127 one time in three each, else anything. */
+static inline int32_t tester_random_zero_point(void) {
+  switch (tester_range(0, 5)) {
+    case 0: return -128;
+    case 1: return 127;
+    default: return (int32_t)tester_range(0, 255) - 128;
+  }
+}
+
+/* Log-uniform positive float in [lo, hi]. */
+static inline float tester_log_uniform(float lo, float hi) {
+  return expf(tester_uniform(logf(lo), logf(hi)));
+}
+
+/* An output zero point and clamp: no clamp, a fused ReLU (qmin = zp), or a random narrow range. */
+static inline edgert_qs8_output_params tester_random_output_params(void) {
+  edgert_qs8_output_params p;
+  p.zero_point = tester_random_zero_point();
+  p.qmin = -128;
+  p.qmax = 127;
+  switch (tester_range(0, 3)) {
+    case 0: p.qmin = p.zero_point; break;
+    case 1: {
+      int32_t a = (int32_t)tester_range(0, 255) - 128, b = (int32_t)tester_range(0, 255) - 128;
+      p.qmin = a < b ? a : b;
+      p.qmax = a < b ? b : a;
+      break;
+    }
+    default: break;
+  }
+  return p;
+}
+
+#define TESTER_OUTPUT_FMT "zp_out=%d q=[%d,%d]"
+#define TESTER_OUTPUT_ARGS(p) (p).zero_point, (p).qmin, (p).qmax
+
+#if EDGERT_ARCH_X86_64
+#include <immintrin.h>
+
+/* This core's clock right now (it varies with load and boost), in GHz: a chain of dependent
+ * integer adds retires one add per cycle. Best of many runs. */
+static inline double tester_x86_clock_ghz(void) {
+  double best = 1e30;
+  for (int rep = 0; rep < 100; rep++) {
+    unsigned long x = 0;
+    const size_t n = 100000;
+    const double t0 = tester_now();
+    for (size_t i = 0; i < n; i++)
+      __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+    const double dt = (tester_now() - t0) / (4.0 * (double)n);
+    if (dt < best) best = dt;
+  }
+  return 1e-9 / best;
+}
+
+/* vpmaddwd instructions per cycle this core sustains (Zen3: 2): 12 independent chains, in
+ * assembly so nothing but vpmaddwd runs. Times 16 int16 MACs each = the int8 GEMM's MAC peak
+ * per cycle without VNNI (every vpmaddwd of a real kernel also needs a vpaddd into an int32
+ * accumulator, which runs on other ports). */
+static inline double tester_avx2_madd_per_cycle(double clock_ghz) {
+  double best = 1e30;
+  for (int rep = 0; rep < 100; rep++) {
+    const size_t n = 20000;
+    const double t0 = tester_now();
+    for (size_t i = 0; i < n; i++) {
+      __asm__ volatile(
+          "vpmaddwd %%ymm15, %%ymm0, %%ymm0\n\tvpmaddwd %%ymm15, %%ymm1, %%ymm1\n\t"
+          "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\tvpmaddwd %%ymm15, %%ymm3, %%ymm3\n\t"
+          "vpmaddwd %%ymm15, %%ymm4, %%ymm4\n\tvpmaddwd %%ymm15, %%ymm5, %%ymm5\n\t"
+          "vpmaddwd %%ymm15, %%ymm6, %%ymm6\n\tvpmaddwd %%ymm15, %%ymm7, %%ymm7\n\t"
+          "vpmaddwd %%ymm15, %%ymm8, %%ymm8\n\tvpmaddwd %%ymm15, %%ymm9, %%ymm9\n\t"
+          "vpmaddwd %%ymm15, %%ymm10, %%ymm10\n\tvpmaddwd %%ymm15, %%ymm11, %%ymm11\n\t"
+          ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm15");
+    }
+    const double dt = (tester_now() - t0) / (12.0 * (double)n);
+    if (dt < best) best = dt;
+  }
+  return 1e-9 / best / clock_ghz;
+}
+#endif
 
 #endif /* EDGERT_TESTER_H */

@@ -229,48 +229,18 @@ def _qgemm(node, inputs, opset):
     return [_requantize_clamped(node, acc, scale / F32(y_s), y_s, y_z)]
 
 
-def add_multipliers(a_ratio, b_ratio):
-    """Fixed-point form of QLinearAdd's scale ratios s_a/s_y and s_b/s_y: (shift, m_a, m_b) with
-    ratio ~= m / 2**shift and the larger multiplier in [2**21, 2**22), or None when a ratio is
-    outside [2**-14, 2**8) (then the float formula applies). onnxruntime uses the same form."""
-    a_ratio, b_ratio = F32(a_ratio), F32(b_ratio)
-    lo, hi = F32(2.0 ** -14), F32(256.0)
-    if not (lo <= a_ratio < hi and lo <= b_ratio < hi):
-        return None
-    exponent = int((np.asarray(max(a_ratio, b_ratio), F32).view(np.uint32) >> 23)) - 127
-    shift = 21 - exponent
-    if not 13 <= shift <= 31:
-        return None
-    unit = F32(2.0 ** shift)
-    m_a, m_b = int(np.rint(a_ratio * unit)), int(np.rint(b_ratio * unit))
-    if m_a >= 1 << 22 or m_b >= 1 << 22 or (m_a < 1 << 21 and m_b < 1 << 21):
-        return None
-    return shift, m_a, m_b
-
-
-def rounding_shift(acc: np.ndarray, shift: int) -> np.ndarray:
-    """acc / 2**shift rounded to nearest, ties away from zero (integer)."""
-    acc = acc.astype(np.int64)
-    return (acc + (1 << (shift - 1)) - (acc < 0)) >> shift
-
-
 @ref("QLinearAdd", "QLinearMul", domain=MS_DOMAIN)
 def _qlinear_binary(node, inputs, opset):
+    """Add: (a - za) * (s_a/s_y) + (b - zb) * (s_b/s_y) in float32 (two products, one sum), then
+    requantized. onnxruntime's x86 kernel uses a fixed-point form of the same ratios instead; the
+    two can differ by one step where the exact value is within float rounding of a half."""
     a, a_s, a_z, b, b_s, b_z, y_s = inputs[:7]
     y_z = _zero_point(inputs, 7, a.dtype)
     ac, bc = _centered(a, a_z), _centered(b, b_z)
     if node.op_type == "QLinearMul":
         return [_requantize_clamped(node, ac * bc, (F32(a_s) * F32(b_s)) / F32(y_s), y_s, y_z)]
-    fixed = add_multipliers(F32(a_s) / F32(y_s), F32(b_s) / F32(y_s))
-    if fixed is None:
-        real = (F32(a_s) * ac.astype(F32) + F32(b_s) * bc.astype(F32)) / F32(y_s)
-        return [_requantize_clamped(node, real, F32(1.0), y_s, y_z)]
-    shift, m_a, m_b = fixed
-    acc = rounding_shift(ac * m_a + bc * m_b, shift)
-    dtype = np.asarray(y_z).dtype
-    zp = int(np.asarray(y_z).reshape(-1)[0])
-    lo, hi = qclamp(node, y_s, zp, dtype)
-    return [np.clip(acc + zp, lo, hi).astype(dtype)]
+    f = ac.astype(F32) * (F32(a_s) / F32(y_s)) + bc.astype(F32) * (F32(b_s) / F32(y_s))
+    return [_requantize_clamped(node, f, F32(1.0), y_s, y_z)]
 
 
 @ref("QLinearGlobalAveragePool", domain=MS_DOMAIN)

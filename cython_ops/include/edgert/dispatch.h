@@ -10,6 +10,12 @@
 #include "edgert/f32-pool.h"
 #include "edgert/f32-vbinary.h"
 #include "edgert/f32-vunary.h"
+#include "edgert/qs8-dwconv.h"
+#include "edgert/qs8-gemm.h"
+#include "edgert/qs8-lut.h"
+#include "edgert/qs8-pool.h"
+#include "edgert/qs8-vbinary.h"
+#include "edgert/qs8-vcvt.h"
 
 typedef enum {
   EDGERT_UNARY_CLAMP = 0,
@@ -42,6 +48,24 @@ typedef struct {
   edgert_f32_vbinary_fn rvc;  /* b[0] op a[i] (equals vc for commutative ops) */
 } edgert_f32_binary_variants;
 
+/* The int8 kernels of one ISA. Packed weights are in the layout recorded here. */
+typedef struct {
+  edgert_qs8_gemm_fn gemm;
+  size_t gemm_mr;
+  edgert_qs8_gemm_layout gemm_layout;
+  const char* gemm_name;
+  edgert_qs8_dwconv_layout dwconv_layout;
+  edgert_qs8_dwconv_fn dwconv_generic;
+  edgert_qs8_dwconv_fn dwconv[3][2]; /* [3x3, 5x5, 7x7][stride 1, 2]; NULL when not specialised */
+  edgert_qs8_pool_fn maxpool, avgpool;
+  edgert_qs8_global_avgpool_fn global_avgpool;
+  edgert_qs8_vbinary_fn vadd, vaddc, vmul, vmulc;
+  edgert_x8_lut_fn lut;
+  edgert_qs8_quantize_fn quantize;
+  edgert_qs8_quantize_nchw_fn quantize_nchw;
+  edgert_qs8_dequantize_fn dequantize;
+} edgert_qs8_dispatch_table;
+
 typedef struct {
   const char* isa;            /* "scalar", "avx2", "neon" ... for `edgert info` / bench */
   edgert_f32_gemm_fn gemm;
@@ -55,11 +79,14 @@ typedef struct {
   edgert_f32_vunary_fn unary[EDGERT_UNARY_COUNT];
   void (*prelu)(size_t rows, size_t channels, const float* x, const float* slope, float* y);
   edgert_f32_binary_variants binary[EDGERT_BINARY_COUNT];
+  edgert_qs8_dispatch_table qs8;
 } edgert_dispatch_table;
 
 const edgert_dispatch_table* edgert_dispatch(void);
 
 /* Specialised depthwise variant for (KH, KW, SH, SW, DH, DW), or the generic one. */
 edgert_f32_dwconv_fn edgert_pick_dwconv(size_t KH, size_t KW, size_t SH, size_t SW, size_t DH, size_t DW);
+edgert_qs8_dwconv_fn edgert_pick_qs8_dwconv(size_t KH, size_t KW, size_t SH, size_t SW, size_t DH,
+                                            size_t DW);
 
 #endif /* EDGERT_DISPATCH_H */

@@ -16,6 +16,57 @@
 #define EDGERT_F32_GEMM_NEON_NR EDGERT_F32_GEMM_8X8__NEON_NR
 #define EDGERT_F32_GEMM_NEON_NAME "f32_gemm_8x8__neon"
 
+/* The int8 kernels per ISA (the GEMM and depthwise packings follow the variant). */
+#define QS8_SCALAR                                                                      \
+  {                                                                                     \
+    .gemm = edgert_qs8_gemm_4x4__scalar, .gemm_mr = EDGERT_QS8_GEMM_4X4__SCALAR_MR,     \
+    .gemm_layout = EDGERT_QS8_GEMM_4X4__SCALAR_LAYOUT, .gemm_name = "qs8_gemm_4x4__scalar", \
+    .dwconv_layout = EDGERT_QS8_DWCONV_TAPS, .dwconv_generic = edgert_qs8_dwconv__scalar, \
+    .maxpool = edgert_qs8_maxpool__scalar, .avgpool = edgert_qs8_avgpool__scalar,       \
+    .global_avgpool = edgert_qs8_global_avgpool__scalar, .vadd = edgert_qs8_vadd__scalar, \
+    .vaddc = edgert_qs8_vaddc__scalar, .vmul = edgert_qs8_vmul__scalar,                  \
+    .vmulc = edgert_qs8_vmulc__scalar, .lut = edgert_x8_lut__scalar,                     \
+    .quantize = edgert_qs8_quantize__scalar,                                            \
+    .quantize_nchw = edgert_qs8_quantize_nchw__scalar,                                  \
+    .dequantize = edgert_qs8_dequantize__scalar,                                        \
+  }
+
+#if EDGERT_ARCH_X86_64
+#define QS8_AVX2                                                                        \
+  {                                                                                     \
+    .gemm = edgert_qs8_gemm_6x16c2__avx2, .gemm_mr = EDGERT_QS8_GEMM_6X16C2__AVX2_MR,   \
+    .gemm_layout = EDGERT_QS8_GEMM_6X16C2__AVX2_LAYOUT, .gemm_name = "qs8_gemm_6x16c2__avx2", \
+    .dwconv_layout = EDGERT_QS8_DWCONV_ROWPAIRS, .dwconv_generic = edgert_qs8_dwconv__avx2, \
+    .dwconv = {{edgert_qs8_dwconv_3x3s1__avx2, edgert_qs8_dwconv_3x3s2__avx2},           \
+               {edgert_qs8_dwconv_5x5s1__avx2, edgert_qs8_dwconv_5x5s2__avx2},           \
+               {edgert_qs8_dwconv_7x7s1__avx2, edgert_qs8_dwconv_7x7s2__avx2}},          \
+    .maxpool = edgert_qs8_maxpool__avx2, .avgpool = edgert_qs8_avgpool__avx2,           \
+    .global_avgpool = edgert_qs8_global_avgpool__avx2, .vadd = edgert_qs8_vadd__avx2,   \
+    .vaddc = edgert_qs8_vaddc__avx2, .vmul = edgert_qs8_vmul__avx2,                      \
+    .vmulc = edgert_qs8_vmulc__avx2, .lut = edgert_x8_lut__avx2,                         \
+    .quantize = edgert_qs8_quantize__avx2, .quantize_nchw = edgert_qs8_quantize_nchw__avx2, \
+    .dequantize = edgert_qs8_dequantize__avx2,                                          \
+  }
+#endif
+
+#if EDGERT_ARCH_ARM64
+#define QS8_NEON                                                                        \
+  {                                                                                     \
+    .gemm = edgert_qs8_gemm_2x8c8__neon, .gemm_mr = EDGERT_QS8_GEMM_2X8C8__NEON_MR,     \
+    .gemm_layout = EDGERT_QS8_GEMM_2X8C8__NEON_LAYOUT, .gemm_name = "qs8_gemm_2x8c8__neon", \
+    .dwconv_layout = EDGERT_QS8_DWCONV_TAPS, .dwconv_generic = edgert_qs8_dwconv__neon,  \
+    .dwconv = {{edgert_qs8_dwconv_3x3s1__neon, edgert_qs8_dwconv_3x3s2__neon},           \
+               {edgert_qs8_dwconv_5x5s1__neon, edgert_qs8_dwconv_5x5s2__neon},           \
+               {edgert_qs8_dwconv_7x7s1__neon, edgert_qs8_dwconv_7x7s2__neon}},          \
+    .maxpool = edgert_qs8_maxpool__neon, .avgpool = edgert_qs8_avgpool__neon,           \
+    .global_avgpool = edgert_qs8_global_avgpool__neon, .vadd = edgert_qs8_vadd__neon,   \
+    .vaddc = edgert_qs8_vaddc__neon, .vmul = edgert_qs8_vmul__neon,                      \
+    .vmulc = edgert_qs8_vmulc__neon, .lut = edgert_x8_lut__neon,                         \
+    .quantize = edgert_qs8_quantize__neon, .quantize_nchw = edgert_qs8_quantize_nchw__neon, \
+    .dequantize = edgert_qs8_dequantize__neon,                                          \
+  }
+#endif
+
 static edgert_dispatch_table table;
 static int filled = 0;
 
@@ -59,6 +110,7 @@ static void fill_scalar(void) {
       .unary = UNARY_ROW(scalar),
       .prelu = edgert_f32_vprelu__scalar,
       .binary = BINARY_ROW(scalar),
+      .qs8 = QS8_SCALAR,
   };
   table = scalar;
 }
@@ -82,6 +134,7 @@ static void fill_avx2(void) {
       .unary = UNARY_ROW(avx2),
       .prelu = edgert_f32_vprelu__avx2,
       .binary = BINARY_ROW(avx2),
+      .qs8 = QS8_AVX2,
   };
   table = avx2;
 }
@@ -106,8 +159,16 @@ static void fill_neon(void) {
       .unary = UNARY_ROW(neon),
       .prelu = edgert_f32_vprelu__neon,
       .binary = BINARY_ROW(neon),
+      .qs8 = QS8_NEON,
   };
   table = neon;
+  /* The dot-product GEMM (its own packing) where the CPU has SDOT. */
+  if (edgert_cpu()->neon_dot) {
+    table.qs8.gemm = edgert_qs8_gemm_4x16c4__neondot;
+    table.qs8.gemm_mr = EDGERT_QS8_GEMM_4X16C4__NEONDOT_MR;
+    table.qs8.gemm_layout = (edgert_qs8_gemm_layout)EDGERT_QS8_GEMM_4X16C4__NEONDOT_LAYOUT;
+    table.qs8.gemm_name = "qs8_gemm_4x16c4__neondot";
+  }
 }
 #endif
 
@@ -132,6 +193,17 @@ edgert_f32_dwconv_fn edgert_pick_dwconv(size_t KH, size_t KW, size_t SH, size_t 
   if (KH == KW && SH == SW && DH == 1 && DW == 1 && (SH == 1 || SH == 2) &&
       (KH == 3 || KH == 5 || KH == 7)) {
     edgert_f32_dwconv_fn fn = d->dwconv[(KH - 3) / 2][SH - 1];
+    if (fn != NULL) return fn;
+  }
+  return d->dwconv_generic;
+}
+
+edgert_qs8_dwconv_fn edgert_pick_qs8_dwconv(size_t KH, size_t KW, size_t SH, size_t SW, size_t DH,
+                                            size_t DW) {
+  const edgert_qs8_dispatch_table* d = &edgert_dispatch()->qs8;
+  if (KH == KW && SH == SW && DH == 1 && DW == 1 && (SH == 1 || SH == 2) &&
+      (KH == 3 || KH == 5 || KH == 7)) {
+    edgert_qs8_dwconv_fn fn = d->dwconv[(KH - 3) / 2][SH - 1];
     if (fn != NULL) return fn;
   }
   return d->dwconv_generic;

@@ -1,0 +1,5 @@
+#include "dwconv-neon-impl.h"
+
+void edgert_qs8_dwconv_7x7s1__neon(const edgert_qs8_dwconv_args* args, size_t oy0, size_t oy1) {
+  dwn_rows(args, oy0, oy1, /*fixed=*/1, /*K=*/7, /*S=*/1);
+}
