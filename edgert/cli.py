@@ -67,7 +67,8 @@ def cmd_info(args) -> int:
         for t in infos:
             io.add_row(kind, t.name, str(t.shape), str(t.dtype))
     console.print(io)
-    params = sum(int(a.size) for a in graph.constants.values() if np.issubdtype(a.dtype, np.floating))
+    params = sum(int(a.size) for a in graph.constants.values()
+                 if np.issubdtype(a.dtype, np.floating) or a.dtype == np.int8)
     plan = sess.plan_for(_concrete_shapes(sess, _parse_shape_overrides(args.shape)))
     counts: dict[str, list[int]] = {}
     fallback_nodes = []
@@ -90,6 +91,14 @@ def cmd_info(args) -> int:
     if fallback_nodes:
         console.print("nodes on the numpy reference path: " + ", ".join(fallback_nodes[:20])
                       + (" ..." if len(fallback_nodes) > 20 else ""))
+    int8_steps = sum(1 for s in plan.steps if s.node and s.label.startswith(("QLinear", "QGemm", "QLut")))
+    if int8_steps or graph.quant_report:
+        console.print(f"int8: {int8_steps} steps on int8 kernels")
+    if graph.quant_report:
+        fp32 = Table("node", "op", "why it runs in fp32", title="quantized (QDQ) nodes left in fp32")
+        for name, op, reason in graph.quant_report:
+            fp32.add_row(name, op, reason)
+        console.print(fp32)
     return 0
 
 
@@ -160,6 +169,41 @@ def cmd_bench(args) -> int:
     return edgert.bench.main(args)
 
 
+def cmd_quantize(args) -> int:
+    from edgert.tools.images import parse_channel_values, parse_size
+    from edgert.tools.quantize import print_report, quantize_onnx
+
+    report = quantize_onnx(
+        args.model, args.output, calibration=args.calib if args.calib is not None else args.calib_random,
+        per_channel=args.per_channel, method=args.method, exclude=args.exclude or (),
+        mean=parse_channel_values(args.mean, "--mean") if args.mean else None,
+        std=parse_channel_values(args.std, "--std") if args.std else None,
+        size=parse_size(args.size) if args.size else None, layout=args.layout, bgr=args.bgr,
+        force=args.force, seed=args.seed, progress=sys.stdout.isatty())
+    print_report(report)
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from edgert.zoo.convert import parse_input_size
+    from edgert.zoo.convert import convert as convert_checkpoint
+
+    result = convert_checkpoint(args.model, args.checkpoint, args.output, num_classes=args.num_classes,
+                                input_size=parse_input_size(args.input_size) if args.input_size else None,
+                                portable=args.portable, force=args.force, quantize=args.quantize, calib=args.calib)
+    if result.quantize_report is not None:
+        from edgert.tools.quantize import print_report
+
+        print_report(result.quantize_report)
+    height, width = result.input_size
+    print(f"wrote {result.path}: {result.model}, input images [N, 3, {height}, {width}], {result.num_classes} classes")
+    for name, shape in result.outputs.items():
+        print(f"  output {name}: {shape}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     import edgert
 
@@ -201,6 +245,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pin", metavar="CPUS", help="run on these CPUs only, e.g. 2,3 or 0-3")
     p.add_argument("--kernels", action="store_true", help="microbenchmark every kernel variant")
     p.set_defaults(fn=cmd_bench)
+
+    p = sub.add_parser("quantize", help="int8 QDQ quantization of an ONNX model, calibrated on images or random inputs",
+                       description="Calibrates activation ranges with onnxruntime.quantization and writes an int8 "
+                                   "QDQ model (int8 weights and activations), then compares it with the fp32 model "
+                                   "on held-out inputs. Needs the 'quantize' extra (pip install 'edgert[quantize]'). "
+                                   "Single-file models under 2 GB.")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx", help="int8 model to write (atomically)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--calib", metavar="DIR", help="folder of calibration images (models with one image input)")
+    source.add_argument("--calib-random", type=int, metavar="N", help="calibrate on N seeded random inputs")
+    granularity = p.add_mutually_exclusive_group()
+    granularity.add_argument("--per-channel", dest="per_channel", action="store_true", default=True,
+                             help="one weight scale per output channel (default)")
+    granularity.add_argument("--per-tensor", dest="per_channel", action="store_false",
+                             help="one weight scale per weight tensor")
+    p.add_argument("--mean", metavar="R,G,B", help="per-channel mean subtracted from [0,1] pixels (default 0)")
+    p.add_argument("--std", metavar="R,G,B", help="per-channel std the pixels are divided by (default 1)")
+    p.add_argument("--size", metavar="HxW", help="image size for inputs with a symbolic height/width")
+    p.add_argument("--layout", choices=("nchw", "nhwc"), default="nchw", help="image input layout (default nchw)")
+    p.add_argument("--bgr", action="store_true", help="feed channels in BGR order (default RGB)")
+    p.add_argument("--method", choices=("minmax", "entropy", "percentile"), default="minmax",
+                   help="activation range calibration (default minmax)")
+    p.add_argument("--exclude", nargs="+", action="extend", metavar="NODE", help="node names to keep in float")
+    p.add_argument("--force", action="store_true", help="overwrite an existing OUT.onnx")
+    p.add_argument("--seed", type=int, default=0, help="seed of --calib-random inputs (default 0)")
+    p.set_defaults(fn=cmd_quantize)
+
+    from edgert.zoo import MODELS
+
+    p = sub.add_parser("convert", help="official LSNet / FemtoDet PyTorch checkpoint -> ONNX (needs torch)",
+                       description="Loads an official checkpoint with strict key and shape checks, folds BatchNorm "
+                                   "and re-parameterisable branches, and writes ONNX (opset 18). LSNet's SKA becomes "
+                                   "one ai.edgert SKA node, or standard ONNX ops with --portable.")
+    p.add_argument("model", choices=list(MODELS))
+    p.add_argument("checkpoint", metavar="CKPT", help=".pth/.pt (state_dict, {'model': ...} or mmdet) or .safetensors")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx", help="ONNX file to write (atomically)")
+    p.add_argument("--num-classes", type=int, metavar="N", help="expected classes; an error if the checkpoint differs")
+    p.add_argument("--input-size", metavar="HxW", help="input height x width (default: the official test size)")
+    p.add_argument("--portable", action="store_true",
+                   help="SKA as standard ONNX ops, so onnxruntime and other runtimes run the model")
+    p.add_argument("--force", action="store_true", help="overwrite an existing OUT.onnx")
+    p.add_argument("--quantize", action="store_true", help="write an int8 QDQ model calibrated on --calib images")
+    p.add_argument("--calib", metavar="DIR", help="calibration images for --quantize")
+    p.set_defaults(fn=cmd_convert)
 
     p = sub.add_parser("demo", help="live detection demo")
     p.set_defaults(fn=cmd_demo)

@@ -1,0 +1,1 @@
+"""Offline tools built on edgert: model quantization, image preprocessing shared by tools and demos."""
