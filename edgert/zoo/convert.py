@@ -575,8 +575,8 @@ class Conversion:
     quantize_report: Any = None     # edgert.tools.quantize's report when quantize=True
 
 
-def convert(model_name: str, checkpoint: str | os.PathLike, output: str | os.PathLike, *, num_classes: int | None = None,
-            input_size: tuple[int, int] | None = None, portable: bool = False, force: bool = False,
+def convert(model_name: str, checkpoint: str | os.PathLike, output: str | os.PathLike, *,
+            num_classes: int | None = None, input_size: tuple[int, int] | None = None, portable: bool = False, force: bool = False,
             quantize: bool = False, calib: str | os.PathLike | None = None) -> Conversion:
     """Official checkpoint of `model_name` (a key of edgert.zoo.MODELS) -> ONNX file at `output`.
 
@@ -638,7 +638,8 @@ def _quantize(proto, output: str, calib, size: tuple[int, int], force: bool):
     except ImportError as e:
         raise BackendUnavailableError(f"--quantize: edgert's quantization tool cannot be imported ({e})") from None
     preprocess = json.loads(next(p.value for p in proto.metadata_props if p.key == "edgert.preprocess"))
-    fd, fp32_path = tempfile.mkstemp(prefix=".edgert-fp32-", suffix=".onnx", dir=os.path.dirname(os.path.abspath(output)))
+    directory = os.path.dirname(os.path.abspath(output))
+    fd, fp32_path = tempfile.mkstemp(prefix=".edgert-fp32-", suffix=".onnx", dir=directory)
     os.close(fd)
     try:
         write_model_atomic(proto, fp32_path)

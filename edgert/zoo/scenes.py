@@ -237,7 +237,7 @@ class SceneGenerator:
         image = cv2.resize(crop, (width, height), interpolation=interp).astype(np.float32)
         if rng.random() < 0.5:
             image = image[:, ::-1]
-        if name in SKIMAGE_GRAY:  # tint gray textures so colour is not a giveaway for digits
+        if name in SKIMAGE_GRAY:  # tint gray textures: grayscale backgrounds would be a pattern of their own
             image = image * rng.uniform(0.6, 1.1, size=3).astype(np.float32)
         return name, np.ascontiguousarray(np.clip(image, 0, 255))
 
@@ -255,7 +255,8 @@ class SceneGenerator:
             if kind == 0:
                 cv2.circle(image, (cx, cy), max(2, extent // 2), color, thickness, cv2.LINE_AA)
             elif kind == 1:
-                cv2.rectangle(image, (cx, cy), (cx + extent, cy + int(rng.uniform(0.3, 1.5) * extent)), color, thickness)
+                corner = (cx + extent, cy + int(rng.uniform(0.3, 1.5) * extent))
+                cv2.rectangle(image, (cx, cy), corner, color, thickness)
             elif kind == 2:
                 end = (int(rng.integers(width)), int(rng.integers(height)))
                 cv2.line(image, (cx, cy), end, color, max(1, abs(thickness)), cv2.LINE_AA)
@@ -350,8 +351,8 @@ def crop_digits(scene: Scene, size: int = 32, margin: float = 0.2) -> tuple[np.n
         # Affine map from the square window to the output crop; BORDER_REPLICATE fills outside the image.
         scale = size / side
         matrix = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale]], np.float32)
-        crops[i] = cv2.warpAffine(scene.image, matrix, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
+        crops[i] = cv2.warpAffine(scene.image, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE,
+                                  flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     return crops, scene.labels.copy()
 
 
@@ -404,6 +405,7 @@ def generate_split(seed: int, split: str, count: int, config: SceneConfig | None
         "colors": np.asarray([COLOR_NAMES.index(c) for s in scenes for c in s.colors], np.int64),
         "captions": np.asarray([s.caption for s in scenes], dtype=str),
         "backgrounds": np.asarray([s.background for s in scenes], dtype=str),
-        "crops": np.concatenate([c for _, c in results]) if results else np.zeros((0, crop_size, crop_size, 3), np.uint8),
+        "crops": np.concatenate([c for _, c in results]) if results
+        else np.zeros((0, crop_size, crop_size, 3), np.uint8),
         "scan_index": np.concatenate([s.scans for s in scenes]).astype(np.int64) if scenes else np.zeros(0, np.int64),
     }
