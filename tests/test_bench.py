@@ -313,13 +313,27 @@ def test_plot_writes_a_png(capsys, models, tmp_path):
 # ------------------------------------------------------------------------------ fairness mechanics
 
 
+class _FakeClock:
+    """perf_counter_ns that only the fake sessions advance: timings independent of machine load."""
+
+    def __init__(self):
+        self.ns = 0
+
+    def perf_counter_ns(self):
+        return self.ns
+
+
 class _FakeSession:
-    def __init__(self, name, log, delays):
-        self.name, self.log, self.delays = name, log, iter(delays)
+    def __init__(self, name, log, delays, clock=None):
+        self.name, self.log, self.delays, self.clock = name, log, iter(delays), clock
 
     def run(self, feeds):
         self.log.append((self.name, id(feeds)))
-        time.sleep(next(self.delays, 0.0))
+        delay = next(self.delays, 0.0)
+        if self.clock is None:
+            time.sleep(delay)
+        else:
+            self.clock.ns += int(delay * 1e9)
 
 
 class _NoTicker:
@@ -333,12 +347,14 @@ class _NoTicker:
         pass
 
 
-def test_rounds_interleave_with_a_rotating_start_and_flag_noise():
+def test_rounds_interleave_with_a_rotating_start_and_flag_noise(monkeypatch):
     config = bench_config.BenchConfig(backends=("edgert", "onnxruntime"), warmup=1, runs=4)
     bench = ModelBench(config, _NoTicker(), [], [])
     log, feeds = [], {}
-    steady = _FakeSession("a", log, [0.005] * 5)
-    jittery = _FakeSession("b", log, [0, 0.001, 0.02, 0.001, 0.02])  # warmup, then 1 / 20 ms runs
+    clock = _FakeClock()
+    monkeypatch.setattr(time, "perf_counter_ns", clock.perf_counter_ns)
+    steady = _FakeSession("a", log, [0.005] * 5, clock)
+    jittery = _FakeSession("b", log, [0, 0.001, 0.02, 0.001, 0.02], clock)  # warmup, then 1 / 20 ms runs
     sessions = [(Result("m", "edgert", 1), steady, feeds), (Result("m", "onnxruntime", 1), jittery, feeds)]
     bench._time_interleaved(ModelSpec("m"), 1, sessions)
     order = [name for name, _ in log]
