@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from edgert.ir import Graph, Node
-from edgert.passes.quantize import fold_qdq
+from edgert.passes.quantize import clamp_bounds, fold_qdq
 
 # Domain of the fused operators these passes create.
 EDGERT_DOMAIN = "ai.edgert"
@@ -152,32 +152,12 @@ def fuse_matmul_bias(graph: Graph) -> None:
     graph.nodes = [n for n in graph.nodes if id(n) not in removed]
 
 
-def _clamp_of(graph: Graph, node: Node) -> tuple[float, float] | None:
-    if node.op_type == "Relu":
-        return 0.0, math.inf
-    if node.op_type != "Clip":
-        return None
-    if graph.opset < 11:
-        return node.attr("min", -math.inf), node.attr("max", math.inf)
-    bounds = []
-    for i, default in ((1, -math.inf), (2, math.inf)):
-        name = node.inputs[i] if len(node.inputs) > i else ""
-        if not name:
-            bounds.append(default)
-            continue
-        value = _const(graph, name)
-        if value is None:
-            return None
-        bounds.append(float(value.reshape(-1)[0]))
-    return bounds[0], bounds[1]
-
-
 def fuse_clamp(graph: Graph) -> None:
     users = graph.consumers()
     producers = graph.producers()
     removed = set()
     for node in graph.nodes:
-        bounds = _clamp_of(graph, node)
+        bounds = clamp_bounds(graph, node)
         if bounds is None:
             continue
         producer = producers.get(node.inputs[0])

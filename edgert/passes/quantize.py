@@ -46,6 +46,27 @@ _LUT_OPS = {"Relu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Leak
 _CLAMPS = ("Relu", "Clip")
 
 
+def clamp_bounds(graph: Graph, node: Node) -> tuple[float, float] | None:
+    """(lo, hi) of a Relu or Clip with constant bounds; None for anything else."""
+    if node.op_type == "Relu":
+        return 0.0, math.inf
+    if node.op_type != "Clip":
+        return None
+    if graph.opset < 11:
+        return node.attr("min", -math.inf), node.attr("max", math.inf)
+    bounds = []
+    for i, default in ((1, -math.inf), (2, math.inf)):
+        name = node.inputs[i] if len(node.inputs) > i else ""
+        if not name:
+            bounds.append(default)
+            continue
+        value = graph.constants.get(name)
+        if value is None:
+            return None
+        bounds.append(float(value.reshape(-1)[0]))
+    return bounds[0], bounds[1]
+
+
 class _Rewriter:
     def __init__(self, graph: Graph):
         self.graph = graph
@@ -106,7 +127,7 @@ class _Rewriter:
                 return None
             nxt = readers[0]
             if nxt.op_type in _CLAMPS and nxt.domain == "":
-                bounds = self.clamp_bounds(nxt)
+                bounds = clamp_bounds(self.graph, nxt)
                 if bounds is None:
                     return None
                 lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
@@ -121,23 +142,6 @@ class _Rewriter:
         if scale is None or scale.size != 1 or zp is None or zp.size != 1 or zp.dtype != np.int8:
             return None
         return nxt, F32(scale.reshape(-1)[0]), int(zp.reshape(-1)[0]), (lo, hi), skipped
-
-    def clamp_bounds(self, node: Node):
-        if node.op_type == "Relu":
-            return 0.0, math.inf
-        if self.graph.opset < 11:
-            return node.attr("min", -math.inf), node.attr("max", math.inf)
-        bounds = []
-        for i, default in ((1, -math.inf), (2, math.inf)):
-            name = node.inputs[i] if len(node.inputs) > i else ""
-            if not name:
-                bounds.append(default)
-                continue
-            value = self.const(name)
-            if value is None:
-                return None
-            bounds.append(float(value.reshape(-1)[0]))
-        return tuple(bounds)
 
     def replace(self, node: Node, q_node: Node, skipped: list, new_nodes: list[Node]) -> None:
         self.replaced[id(node)] = new_nodes
