@@ -120,9 +120,6 @@ def test_failed_loads_do_not_leak():
 
 
 @pytest.mark.skipif(not glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"), reason="reads Linux sysfs")
-@pytest.mark.xfail(strict=True, reason="runtime/lower.py last_level_cache_bytes() opens sysfs files without "
-                                       "closing them, on every depthwise conv planned: one ResourceWarning each, "
-                                       "and the warnings registry keeps every distinct message (~0.5 KiB per Session)")
 def test_planning_leaves_no_file_open():
     model = mz.mobilenet_v2(size=32, width=0.35)
     with warnings.catch_warnings(record=True) as caught:

@@ -6,6 +6,7 @@ produce NHWC; elementwise operators keep whatever layout their input has.
 """
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import os
@@ -165,13 +166,16 @@ def lower_conv(p: Planner, node: Node, ins):
     return [y]
 
 
+@functools.lru_cache(maxsize=None)
 def last_level_cache_bytes() -> int:
     """Size of this CPU's largest cache, from sysfs (1 MiB, a Pi 4's L2, when unreadable)."""
     sizes = {}
     for entry in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
         try:
-            level = int(open(os.path.join(entry, "level")).read())
-            text = open(os.path.join(entry, "size")).read().strip().upper()
+            with open(os.path.join(entry, "level")) as f:
+                level = int(f.read())
+            with open(os.path.join(entry, "size")) as f:
+                text = f.read().strip().upper()
             scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
             sizes[level] = int(text.rstrip("KMG")) * scale
         except (OSError, ValueError):
