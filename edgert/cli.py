@@ -116,6 +116,9 @@ def _save_npz_atomic(path: str, arrays: dict) -> None:
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
         os.replace(tmp, path)
+    except OSError as e:
+        os.unlink(tmp)
+        raise EdgeRTError(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
         os.unlink(tmp)
         raise

@@ -242,8 +242,6 @@ def test_forced_save_never_overwrites_an_input_file(model_path, tmp_path, capsys
     assert data.read_bytes() == original and rc == 2
 
 
-@pytest.mark.xfail(strict=True, reason="cli._save_npz_atomic lets os.replace's IsADirectoryError escape "
-                                       "as a traceback instead of an EdgeRTError (exit status 2)")
 def test_forced_save_onto_a_directory_is_a_user_error(model_path, tmp_path, capsys):
     target = tmp_path / "results"
     target.mkdir()
