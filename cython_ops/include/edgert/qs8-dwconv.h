@@ -11,12 +11,9 @@
  *   EDGERT_QS8_DWCONV_ROWPAIRS (AVX2): per block
  *       int32 bias'[16], then for each pair of tap rows (ky, ky+1), ky = 0, 2, ...
  *       (the last row of an odd KH pairs with a zero row) and each kx:
- *       int16 w[32] = the two rows' weights interleaved per channel, in the lane order of
- *       vpunpck{l,h}wd: channels 0-3, 8-11 | 4-7, 12-15 as (w_ky, w_ky+1) pairs;
- *       bias' is stored in that same permuted order (0-3, 8-11, 4-7, 12-15).
+ *       int16 w[32] = per channel c = 0..15 the pair (w_ky[c], w_ky+1[c])
  *   Vertically paired taps let vpmaddwd add two taps per int16 multiply, and stride-1 kernels
  *   reuse one interleaved input column for every output whose window covers it.
- *
  * Variants (all take any padding, H, W, C):
  *   edgert_qs8_dwconv__scalar / __avx2 / __neon            any kernel, stride, dilation
  *   edgert_qs8_dwconv_{3x3,5x5,7x7}{s1,s2}__avx2 / __neon    only that kernel and stride (both

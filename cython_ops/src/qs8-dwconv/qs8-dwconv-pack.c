@@ -15,13 +15,6 @@ size_t edgert_qs8_dwconv_packed_bytes(edgert_qs8_dwconv_layout layout, size_t C,
   return edgert_divide_round_up(C, CB) * (CB * sizeof(int32_t) + block_weight_bytes(layout, KH, KW));
 }
 
-/* Position of channel j (< 16) within a 16-lane int32 vector pair / an interleaved int16 row
- * pair of the ROWPAIRS layout: vpunpck{l,h}wd of 16 channels give lanes 0-3, 8-11 | 4-7, 12-15. */
-static size_t rowpairs_lane(size_t j) {
-  static const size_t lane[CB] = {0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15};
-  return lane[j];
-}
-
 void edgert_qs8_dwconv_pack(edgert_qs8_dwconv_layout layout, size_t C, size_t KH, size_t KW,
                             const int8_t* weights, const int32_t* bias, int32_t input_zero_point,
                             void* packed) {
@@ -37,16 +30,14 @@ void edgert_qs8_dwconv_pack(edgert_qs8_dwconv_layout layout, size_t C, size_t KH
     for (size_t t = 0; t < taps; t++) sum += w[t];
     const int32_t folded =
         (int32_t)((uint32_t)(bias != NULL ? bias[c] : 0) - (uint32_t)input_zero_point * (uint32_t)sum);
+    memcpy(block + j * sizeof(int32_t), &folded, sizeof(folded));
     if (layout == EDGERT_QS8_DWCONV_ROWPAIRS) {
-      /* Lane of channel j in the permuted order; as int16 pairs, slot 2*lane + row. */
-      const size_t lane = rowpairs_lane(j);
-      memcpy(block + lane * sizeof(int32_t), &folded, sizeof(folded));
+      /* Pair slot 2*j + (ky % 2) of entry (ky / 2, kx). */
       int16_t* pairs = (int16_t*)(block + CB * sizeof(int32_t));
       for (size_t ky = 0; ky < KH; ky++)
         for (size_t kx = 0; kx < KW; kx++)
-          pairs[((ky / 2) * KW + kx) * 2 * CB + 2 * lane + ky % 2] = w[ky * KW + kx];
+          pairs[((ky / 2) * KW + kx) * 2 * CB + 2 * j + ky % 2] = w[ky * KW + kx];
     } else {
-      memcpy(block + j * sizeof(int32_t), &folded, sizeof(folded));
       int8_t* taps_w = (int8_t*)(block + CB * sizeof(int32_t));
       for (size_t t = 0; t < taps; t++) taps_w[t * CB + j] = w[t];
     }

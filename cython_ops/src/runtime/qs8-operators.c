@@ -269,13 +269,13 @@ static void pool_tiles(void* ctx, size_t start, size_t end) {
   }
 }
 
-static void run_rows(edgert_threadpool* pool, window_task* t, edgert_task_fn fn) {
+/* rows: output rows per tile when threaded (whole images otherwise: no per-call overhead). */
+static void run_rows(edgert_threadpool* pool, window_task* t, edgert_task_fn fn, size_t rows) {
   const edgert_qs8_conv_shape* s = t->s;
   t->in_image = s->H * s->W * s->C_in;
   t->out_image = s->OH * s->OW * s->C_out;
   size_t threads = edgert_threadpool_threads(pool);
-  /* one row per tile when threaded, whole images otherwise (no per-call overhead) */
-  t->rows_per_tile = threads == 1 ? s->OH : 1;
+  t->rows_per_tile = threads == 1 ? s->OH : rows;
   t->tiles_per_image = edgert_divide_round_up(s->OH, t->rows_per_tile);
   if (s->OH == 0) return;
   edgert_threadpool_parallelize(pool, fn, t, s->batch * t->tiles_per_image, 1);
@@ -286,7 +286,8 @@ void edgert_op_qs8_dwconv2d(edgert_threadpool* pool, const edgert_qs8_conv_shape
                             int8_t* output) {
   window_task t = {.s = s, .input = input, .output = output, .packed = packed, .scales = scales,
                    .dw = edgert_pick_qs8_dwconv(s->KH, s->KW, s->SH, s->SW, s->DH, s->DW)};
-  run_rows(pool, &t, dwconv_tiles);
+  /* Two rows per tile: the AVX2 3x3 stride-1 kernel computes output rows in pairs. */
+  run_rows(pool, &t, dwconv_tiles, 2);
 }
 
 void edgert_op_qs8_pool2d(edgert_threadpool* pool, int kind, const edgert_qs8_conv_shape* s,
@@ -296,7 +297,7 @@ void edgert_op_qs8_pool2d(edgert_threadpool* pool, int kind, const edgert_qs8_co
   window_task t = {.s = s, .input = input, .output = output,
                    .pool_fn = kind == 0 ? d->maxpool : d->avgpool,
                    .count_include_pad = count_include_pad, .avg_scale = avg_scale};
-  run_rows(pool, &t, pool_tiles);
+  run_rows(pool, &t, pool_tiles, 1);
 }
 
 /* Channels per global-average tile: a batch-1 image still spreads over the threads. */
