@@ -201,8 +201,9 @@ def test_failed_save_leaves_no_file_and_no_temporary(model_path, tmp_path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(np.lib.format, "write_array", failing_write)
-    with pytest.raises(OSError):
-        cli.main(["run", str(model_path), "--threads", "1", "--save", str(target)])
+    # a full disk is the user's error to fix: exit status 2 with a message, no traceback
+    assert cli.main(["run", str(model_path), "--threads", "1", "--save", str(target)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
     assert calls, "the writer was not reached"
     assert not target.exists(), "a partial output was left at the target"
     assert [p.name for p in tmp_path.iterdir()] == [], "temporary files left behind"
@@ -216,8 +217,7 @@ def test_failed_forced_save_keeps_the_old_file(model_path, tmp_path, monkeypatch
         raise OSError(5, "I/O error")
 
     monkeypatch.setattr(np.lib.format, "write_array", failing_write)
-    with pytest.raises(OSError):
-        cli.main(["run", str(model_path), "--threads", "1", "--save", str(target), "--force"])
+    assert cli.main(["run", str(model_path), "--threads", "1", "--save", str(target), "--force"]) == 2
     assert target.read_bytes() == b"previous results"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]
 
