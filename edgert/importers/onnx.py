@@ -294,6 +294,10 @@ def _default_schema(op_type: str, opset: int):
     import onnx.defs
 
     try:
+        # has() first: get_schema reports a missing operator by throwing (and translating) a C++
+        # exception, a slow path for what fuzzed and custom-domain models hit constantly.
+        if not onnx.defs.has(op_type, opset, ""):
+            return None
         return onnx.defs.get_schema(op_type, opset, "")
     except (onnx.defs.SchemaError, TypeError, ValueError):
         return None
