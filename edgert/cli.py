@@ -1,6 +1,7 @@
-"""The `edgert` command: info, run, demo."""
+"""The `edgert` command: info, run, bench, quantize, convert, demo, models."""
 from __future__ import annotations
 
+import json
 import argparse
 import os
 import sys
@@ -162,7 +163,35 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    print("edgert demo: the live detection demo is not yet available in this version.")
+    from edgert.apps.demo import DemoOptions, run_demo
+
+    return run_demo(DemoOptions(task=args.task, source=args.source, model=args.model, headless=args.headless,
+                                output=args.output, frames=args.frames, threads=args.threads,
+                                backend=args.backend, force=args.force, score_threshold=args.score_threshold))
+
+
+def cmd_models(args) -> int:
+    from edgert.tasks.bundled import bundled_models, model_dirs
+
+    models = bundled_models()
+    if args.json:
+        print(json.dumps([m.summary() for m in models], indent=2))
+        return 0
+    if not models:
+        print(f"no bundled models (looked in {', '.join(map(str, model_dirs())) or 'no models folder'})")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "task", "input", "files", "metrics (mAP@0.5 / top-1)")
+    for m in models:
+        info = m.summary()
+        files = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in info["size_bytes"].items())
+        # One headline number per measured variant: the first value of each metrics entry.
+        metrics = "\n".join(f"{k}: {next(iter(v.values())) if isinstance(v, dict) else v:.3f}"
+                             for k, v in m.metrics.items())
+        table.add_row(m.name, m.task, "x".join(map(str, info["input_shape"] or [])), files, metrics)
+    Console().print(table)
     return 0
 
 
@@ -294,8 +323,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib", metavar="DIR", help="calibration images for --quantize")
     p.set_defaults(fn=cmd_convert)
 
-    p = sub.add_parser("demo", help="live detection demo")
+    p = sub.add_parser("demo", help="live camera demo: detection (default), classification; headless on the "
+                                    "bundled sample video when there is no camera or display")
+    p.add_argument("task", nargs="?", default="detect", choices=("detect", "classify", "vlm"))
+    p.add_argument("--source", help="camera index (0), /dev/videoN, a video file, an image folder, or 'sample' "
+                                    "(default: camera 0, else the bundled sample)")
+    p.add_argument("--model", help="bundled model name (edgert models) or a .onnx path")
+    p.add_argument("--headless", action="store_true", help="no window: print a line per second, write a video")
+    p.add_argument("--output", metavar="OUT.mp4", help="annotated video (headless default: edgert-demo-TIME.mp4)")
+    p.add_argument("--frames", type=int, help="stop after N frames")
+    p.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    p.add_argument("--backend", default="edgert", choices=("edgert", "onnxruntime", "auto"))
+    p.add_argument("--score-threshold", type=float, default=0.3, help="detection score threshold (default 0.3)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --output")
     p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("models", help="the trained models bundled with edgert")
+    p.add_argument("--json", action="store_true", help="name, task, path, input shape, sizes, metrics as JSON")
+    p.set_defaults(fn=cmd_models)
     return parser
 
 
