@@ -10,7 +10,9 @@ Needs ``safetensors`` (checkpoint reading) and ``tokenizers`` (text prompts): ``
 
 from .config import Lfm2Config
 from .errors import CheckpointError, GenerationError, UnsupportedConfigError
+from .generate import GenerationResult, GenerationStats, TextGenerator, Token, TokenStream, sample_token
 from .model import DecodeState, Lfm2Model, expected_shapes, read_checkpoint
 
-__all__ = ["Lfm2Config", "Lfm2Model", "DecodeState", "expected_shapes", "read_checkpoint",
+__all__ = ["TextGenerator", "GenerationResult", "GenerationStats", "Token", "TokenStream", "sample_token",
+           "Lfm2Config", "Lfm2Model", "DecodeState", "expected_shapes", "read_checkpoint",
            "CheckpointError", "UnsupportedConfigError", "GenerationError"]

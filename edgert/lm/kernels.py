@@ -18,8 +18,9 @@ Weights are :class:`Weight` objects (``y = x @ W.T``, W of shape ``(out, in)`` a
 
 * ``f32``: dense float32;
 * ``int8``: symmetric per output channel, ``w ~= q[o, i] * scale[o]``, q in [-127, 127];
-* ``q4``: symmetric groups of ``group`` (32) consecutive inputs, ``w ~= q * scale[o, g]``, q in
-  [-8, 7], two values per byte (low nibble = even input index), stored offset by +8.
+* ``q4``: symmetric groups of ``group`` (32) consecutive inputs, ``w ~= q * scale[o, g]`` with
+  ``scale = max|w_group| / 7``, q in [-7, 7] (nibble range [-8, 7]), two values per byte (low nibble =
+  even input index), stored offset by +8.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ transformers' ``Lfm2ForCausalLM`` saves them) and runs it token by token with an
 * ``full_attention`` layers with ``edgert_attention = "gated_delta"`` keep a fixed ``(H_kv, d, d)``
   linear-attention state instead (see :mod:`edgert.lm.config`), so decode memory is constant.
 
-Weights can be quantized at load: ``quantize="int8"`` (per output channel) or ``"q4"`` (groups of 32);
-norms, conv taps and the small gated-delta vectors stay float32.
+Weights can be quantized at load: ``quantize="int8"`` (per output channel) or ``"q4"`` (groups of 32;
+the embedding table / output head then stays int8); norms, conv taps and the gated-delta vectors stay
+float32.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from . import kernels as K
 from .config import Lfm2Config
 from .errors import CheckpointError
-from ..errors import ModelLoadError
+from ..errors import InputError, ModelLoadError
 
 F32 = np.float32
 _LINEAR_SUFFIXES = ("in_proj.weight", "out_proj.weight", "q_proj.weight", "k_proj.weight", "v_proj.weight",
@@ -200,8 +201,10 @@ class Lfm2Model:
         self.quantize = quantize or "f32"
         kind = self.quantize
         emb = tensors["model.embed_tokens.weight"]
-        self.embed = K.make_weight(emb, kind)
-        self.lm_head = self.embed if c.tie_word_embeddings else K.make_weight(tensors["lm_head.weight"], kind)
+        # The embedding table / output head stays at 8 bits under q4 (logits are most sensitive to it).
+        head_kind = "int8" if kind == "q4" else kind
+        self.embed = K.make_weight(emb, head_kind)
+        self.lm_head = self.embed if c.tie_word_embeddings else K.make_weight(tensors["lm_head.weight"], head_kind)
         self.final_norm = tensors["model.embedding_norm.weight"]
         self.layers = []
         for i, t in enumerate(c.layer_types):
@@ -318,10 +321,10 @@ class Lfm2Model:
         """Consumes token ids (T,) after ``state``; returns logits (T, V) or, by default, (V,) of the last."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if ids.size == 0:
-            raise ValueError("forward() needs at least one token id")
+            raise InputError("forward() needs at least one token id")
         if ids.min() < 0 or ids.max() >= self.config.vocab_size:
             bad = int(ids[(ids < 0) | (ids >= self.config.vocab_size)][0])
-            raise ValueError(f"token id {bad} outside the vocabulary [0, {self.config.vocab_size})")
+            raise InputError(f"token id {bad} outside the vocabulary [0, {self.config.vocab_size})")
         c = self.config
         x = self.embed.rows(ids).astype(F32)
         for i, L in enumerate(self.layers):
