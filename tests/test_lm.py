@@ -366,6 +366,18 @@ def test_nan_weights_rejected(tmp_path):
         Lfm2Model.load(tmp_path / "n")
 
 
+def test_forward_embeds_equals_forward_on_ids(ckpt):
+    m = Lfm2Model.load(ckpt())
+    ids = [4, 8, 15, 16, 23, 42]
+    a = m.forward(ids, m.new_state(), all_logits=True)
+    b = m.forward_embeds(m.embed_tokens(ids), m.new_state(), all_logits=True)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(InputError, match="shape"):
+        m.forward_embeds(np.zeros((3, 7), np.float32), m.new_state())
+    with pytest.raises(InputError, match="NaN"):
+        m.forward_embeds(np.full((1, 64), np.nan, np.float32), m.new_state())
+
+
 def test_forward_rejects_bad_ids(ckpt):
     m = Lfm2Model.load(ckpt())
     with pytest.raises(InputError, match="outside the vocabulary"):

@@ -325,8 +325,20 @@ class Lfm2Model:
         if ids.min() < 0 or ids.max() >= self.config.vocab_size:
             bad = int(ids[(ids < 0) | (ids >= self.config.vocab_size)][0])
             raise InputError(f"token id {bad} outside the vocabulary [0, {self.config.vocab_size})")
+        return self.forward_embeds(self.embed.rows(ids).astype(F32), state, all_logits)
+
+    def embed_tokens(self, ids) -> np.ndarray:
+        """Token embeddings (T, hidden), e.g. to splice image tokens in front of a text prompt."""
+        return self.embed.rows(np.asarray(ids, dtype=np.int64).reshape(-1)).astype(F32)
+
+    def forward_embeds(self, x: np.ndarray, state: DecodeState, all_logits: bool = False) -> np.ndarray:
+        """Like :meth:`forward` on input embeddings ``x (T, hidden)`` (image tokens of a VLM, say)."""
         c = self.config
-        x = self.embed.rows(ids).astype(F32)
+        x = np.asarray(x, dtype=F32)
+        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != c.hidden_size:
+            raise InputError(f"embeddings must have shape (T>=1, {c.hidden_size}), got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise InputError("embeddings hold NaN or Inf values")
         for i, L in enumerate(self.layers):
             hn = K.rms_norm(x, L["op_norm"], c.norm_eps)
             if L["type"] == "conv":
@@ -335,7 +347,7 @@ class Lfm2Model:
                 x = x + self._attention(L, i, hn, state)
             hn = K.rms_norm(x, L["ffn_norm"], c.norm_eps)
             x = x + K.gemm(K.swiglu(K.gemm(hn, L["w1"]), K.gemm(hn, L["w3"])), L["w2"])
-        state.pos += ids.size
+        state.pos += x.shape[0]
         if not all_logits:
             x = x[-1:]
         x = K.rms_norm(x, self.final_norm, c.norm_eps)
