@@ -3,6 +3,8 @@
 Needs the `lm` extra (torch, transformers, safetensors): pip install -e ".[test,lm]".
 """
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -75,14 +77,15 @@ def test_hybrid_decode_matches_transformers_cached_decode(tmp_path):
     ids = rng.integers(0, 128, PROMPT + DECODE).tolist()
     ours = Lfm2Model.load(tmp_path / "hybrid")
     st = ours.new_state()
+    # transformers >= 5.x names the cache argument `cache` (formerly `past_key_values`)
+    arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.no_grad():
         out = model(torch.tensor([ids[:PROMPT]]), use_cache=True)
-        cache = out.past_key_values
+        cache = getattr(out, arg, None) if getattr(out, arg, None) is not None else out.past_key_values
         ref = [out.logits[0, -1].numpy()]
         got = [ours.forward(ids[:PROMPT], st)]
         for t in ids[PROMPT:]:
-            out = model(torch.tensor([[t]]), past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
+            out = model(torch.tensor([[t]]), use_cache=True, **{arg: cache})
             ref.append(out.logits[0, -1].numpy())
             got.append(ours.forward([t], st))
     ref, got = np.stack(ref), np.stack(got)
@@ -97,3 +100,14 @@ def test_prefill_all_positions_match(tmp_path):
     got = ours.forward(ids, ours.new_state(), all_logits=True)
     assert got.shape == ref.shape
     assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max()
+
+
+def test_bfloat16_checkpoint_loads_as_its_float32_values(tmp_path):
+    """Official LFM2 checkpoints are bfloat16: read (through torch) and widened exactly."""
+    model = _build(tmp_path, "conv_only", seed=9)
+    model.to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    model.to(torch.float32).save_pretrained(tmp_path / "f32")
+    ids = list(range(1, 20))
+    a = Lfm2Model.load(tmp_path / "bf16")
+    b = Lfm2Model.load(tmp_path / "f32")
+    np.testing.assert_array_equal(a.forward(ids, a.new_state()), b.forward(ids, b.new_state()))
