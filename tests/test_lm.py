@@ -384,3 +384,13 @@ def test_forward_rejects_bad_ids(ckpt):
         m.forward([300], m.new_state())
     with pytest.raises(InputError, match="at least one"):
         m.forward([], m.new_state())
+
+
+def test_cli_streams_text_and_stats(tok_ckpt, capsys):
+    from edgert.lm.__main__ import main
+    assert main([str(tok_ckpt), "--prompt", "a red 3", "--max-new-tokens", "8", "--stats"]) == 0
+    out, err = capsys.readouterr()
+    ref = TextGenerator.load(tok_ckpt).generate("a red 3", max_new_tokens=8).text
+    assert out == ref + "\n" and "tok/s" in err and "state" in err
+    assert main([str(tok_ckpt / "missing"), "--prompt", "x"]) == 2
+    assert "not a checkpoint directory" in capsys.readouterr().err

@@ -66,6 +66,7 @@ def test_prefill_and_64_decode_steps_match_transformers(tmp_path, name):
     got = np.stack(got)[: DECODE + 1]
     err = np.abs(got[:DECODE] - ref[:DECODE]).max()
     bound = 1e-3 * np.abs(ref).max()
+    print(f"{name}: max |dlogit| / max |logit| = {err / np.abs(ref).max():.2e}")
     assert err <= bound, f"{name}: max |dlogit| {err:.3g} > {bound:.3g}"
     assert st.pos == PROMPT + DECODE
 
