@@ -394,3 +394,16 @@ def test_cli_streams_text_and_stats(tok_ckpt, capsys):
     assert out == ref + "\n" and "tok/s" in err and "state" in err
     assert main([str(tok_ckpt / "missing"), "--prompt", "x"]) == 2
     assert "not a checkpoint directory" in capsys.readouterr().err
+
+
+def test_truncated_or_corrupt_safetensors(tmp_path):
+    p = write_random_checkpoint(tmp_path / "t", tiny_config(layer_types=["conv"]))
+    f = p / "model.safetensors"
+    with open(f, "r+b") as fh:
+        fh.truncate(f.stat().st_size - 100)
+    with pytest.raises(CheckpointError, match="model.safetensors.*cannot read"):
+        Lfm2Model.load(p)
+    with open(f, "r+b") as fh:
+        fh.write(b"\xff" * 8)                        # absurd header length
+    with pytest.raises(CheckpointError, match="cannot read"):
+        Lfm2Model.load(p)
