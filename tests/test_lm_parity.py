@@ -112,3 +112,15 @@ def test_bfloat16_checkpoint_loads_as_its_float32_values(tmp_path):
     a = Lfm2Model.load(tmp_path / "bf16")
     b = Lfm2Model.load(tmp_path / "f32")
     np.testing.assert_array_equal(a.forward(ids, a.new_state()), b.forward(ids, b.new_state()))
+
+
+def test_edgert_written_checkpoint_loads_in_transformers(tmp_path):
+    """The other direction: a checkpoint written by edgert.lm.random_init is a valid Lfm2ForCausalLM."""
+    from edgert.lm.random_init import tiny_config, write_random_checkpoint
+    write_random_checkpoint(tmp_path / "e", tiny_config(), seed=11)
+    ref_model = transformers.Lfm2ForCausalLM.from_pretrained(tmp_path / "e").eval()
+    ids = list(np.random.default_rng(5).integers(0, 256, 30))
+    ref = _reference_logits(ref_model, ids)
+    ours = Lfm2Model.load(tmp_path / "e")
+    got = ours.forward(ids, ours.new_state(), all_logits=True)
+    assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max()
