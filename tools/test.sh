@@ -16,7 +16,7 @@ python -m pip install -q --upgrade pip
 python -m pip install -q meson-python meson ninja "cython>=3" numpy
 # torch (CPU build, pinned so pip never pulls a CUDA build) lets the tests check models against PyTorch.
 python -m pip install -q torch==2.13.0
-python -m pip install -q --no-build-isolation -e ".[test]"
+python -m pip install -q --no-build-isolation -e ".[test,lm]"
 
 echo "== kernel testers (native)"
 bash cython_ops/tester/run.sh
