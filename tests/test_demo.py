@@ -155,6 +155,20 @@ def test_recorded_capture_drops_nothing():
     assert capture.dropped == 0 and count == len(_frames(SAMPLE_VIDEO))
 
 
+def test_recorded_source_can_play_at_its_frame_rate():
+    """In a window a file plays in real time: frames are released no faster than the pace."""
+    capture = CaptureThread(open_source("sample"), pace_fps=200.0)
+    started = time.perf_counter()
+    capture.start()
+    count = 0
+    while count < 40:
+        frame = capture.take(timeout=1.0)
+        count += frame is not None
+    elapsed = time.perf_counter() - started
+    capture.stop()
+    assert elapsed >= 39 / 200.0
+
+
 def test_cli_headless_demo_exits_cleanly(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = subprocess.run([sys.executable, "-m", "edgert", "demo", "--frames", "6", "--threads", "1",

@@ -244,14 +244,7 @@ def _choose_source(options: DemoOptions, say) -> tuple[FrameSource, bool]:
 
 
 def _source_fps(source: FrameSource) -> float:
-    cap = getattr(source, "_cap", None)
-    if cap is not None:
-        import cv2
-
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        if 1 <= fps <= 240:
-            return float(fps)
-    return 15.0
+    return getattr(source, "fps", None) or 15.0
 
 
 class InferenceThread(threading.Thread):
@@ -313,7 +306,8 @@ def run_demo(options: DemoOptions, out=print, figures: dict | None = None) -> in
         return 2
     out(f"edgert demo: {task.name} on {source.description}, " + ("headless" if headless else "in a window") +
         (f", writing {output.path}" if output else ""))
-    capture = CaptureThread(source)
+    # In a window, a file plays at its own frame rate; headless runs go as fast as inference allows.
+    capture = CaptureThread(source, pace_fps=None if headless or source.live else _source_fps(source))
     results: queue.Queue = queue.Queue(maxsize=4)
     inference = InferenceThread(task, capture, results)
     stats = Stats()
@@ -375,8 +369,10 @@ def _main_loop(task, results: queue.Queue, stats: Stats, output, headless: bool,
             if options.frames is not None and stats.frames >= options.frames:
                 return None
         if not headless:
-            if shown is not None:
-                cv2.imshow(WINDOW, shown)
+            if shown is not None:   # small frames (a 320x240 webcam mode, the sample) shown at least 480 high
+                zoom = max(1, 480 // shown.shape[0])
+                cv2.imshow(WINDOW, shown if zoom == 1 else cv2.resize(shown, None, fx=zoom, fy=zoom,
+                                                                      interpolation=cv2.INTER_NEAREST))
             key = cv2.waitKey(1) & 0xFF
             if key in (ord("q"), 27):
                 return None

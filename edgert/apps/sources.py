@@ -63,6 +63,12 @@ class CaptureSource(FrameSource):
         self.bad_frames = 0
         self._cap = self._open()
 
+    @property
+    def fps(self) -> float | None:
+        """The stream's frame rate when it reports a plausible one."""
+        fps = self._cap.get(_cv2().CAP_PROP_FPS)
+        return float(fps) if 1 <= fps <= 240 else None
+
     def _open(self):
         cv2 = _cv2()
         cap = cv2.VideoCapture(self.target)
@@ -166,11 +172,14 @@ class CaptureThread(threading.Thread):
     """Reads a source in the background into a one-frame slot.
 
     live: each new frame replaces an unconsumed one (counted in `dropped`).
-    recorded: the reader waits until the consumer took the previous frame."""
+    recorded: the reader waits until the consumer took the previous frame; with pace_fps it also
+    releases frames no faster than that rate (a file played back in real time, for a window)."""
 
-    def __init__(self, source: FrameSource):
+    def __init__(self, source: FrameSource, pace_fps: float | None = None):
         super().__init__(name="edgert-capture", daemon=True)
         self.source = source
+        self.pace = 1.0 / pace_fps if pace_fps else 0.0
+        self._due = 0.0
         self.dropped = 0
         self.error: Exception | None = None
         self.finished = False
@@ -182,6 +191,9 @@ class CaptureThread(threading.Thread):
     def run(self) -> None:
         try:
             while not self._halt.is_set():
+                if self.pace:
+                    time.sleep(max(0.0, self._due - time.perf_counter()))
+                    self._due = time.perf_counter() + self.pace
                 image = self.source.read()
                 if image is None:
                     break
