@@ -155,6 +155,27 @@ def test_recorded_capture_drops_nothing():
     assert capture.dropped == 0 and count == len(_frames(SAMPLE_VIDEO))
 
 
+def test_unplugged_camera_is_retried_then_reported(tmp_path):
+    """A live stream whose device goes away (here: a file deleted while open, read as a live source)
+    is reopened for reconnect_seconds, then reported as a CameraUnavailable -- not a hang or a crash."""
+    import shutil
+
+    from edgert.apps.sources import CameraUnavailable, CaptureSource
+
+    path = tmp_path / "cam.mp4"
+    shutil.copy(SAMPLE_VIDEO, path)
+    source = CaptureSource(str(path), live=True, description="test camera", reconnect_seconds=0.5)
+    path.unlink()
+    capture = CaptureThread(source)
+    capture.start()
+    frames = 0
+    while not capture.finished or capture._slot is not None:
+        frames += capture.take(timeout=0.5) is not None
+    capture.stop()
+    assert frames > 0 and isinstance(capture.error, CameraUnavailable)
+    assert "stopped delivering frames" in str(capture.error)
+
+
 def test_recorded_source_can_play_at_its_frame_rate():
     """In a window a file plays in real time: frames are released no faster than the pace."""
     capture = CaptureThread(open_source("sample"), pace_fps=200.0)
