@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgert.errors import EdgeRTError, ModelLoadError
-from edgert.tasks.common import as_batch, input_size, open_session, resolve_model
+from edgert.tasks.common import ImageModel, as_batch, open_session, resolve_model
 from edgert.tasks.image import normalize_nchw, to_rgb
 
 
@@ -24,7 +24,7 @@ def centre_square(height: int, width: int, fraction: float = 1.0) -> tuple[int, 
     return x1, y1, x1 + side, y1 + side
 
 
-class Classifier:
+class Classifier(ImageModel):
     """Top-k labels for images of any size: the centred square crop is resized to the model input.
 
         clf = Classifier.load()                    # the bundled digit classifier (int8)
@@ -32,20 +32,11 @@ class Classifier:
     """
 
     def __init__(self, source, session, top_k: int):
-        self.source = source
-        self.session = session
-        self.name = source.name
-        self.labels = source.labels
-        self.size = input_size(session, source)
-        pre = source.preprocess
-        self.mean = pre.get("mean", (0.0, 0.0, 0.0))
-        self.std = pre.get("std", (1.0, 1.0, 1.0))
-        self.scale = float(pre.get("scale", 1 / 255))
+        super().__init__(source, session)
         self.top_k = top_k
         if len(session.outputs) != 1:
             raise ModelLoadError(f"{source.path}: a classifier has one output (logits), the model has "
                                  f"{[o.name for o in session.outputs]}")
-        self.input_name = session.inputs[0].name
 
     @classmethod
     def load(cls, name_or_path=None, *, threads: int | None = None, backend: str = "edgert",

@@ -98,3 +98,19 @@ def as_batch(images) -> tuple[list[np.ndarray], bool]:
         return [check_image(im, f"image {i}") for i, im in enumerate(images)], False
     raise InputError(f"expected an (H, W, 3) image or a list of them, got "
                      f"{getattr(images, 'shape', type(images).__name__)}")
+
+
+class ImageModel:
+    """What every image task holds: the model source, its session, labels, input size and normalisation."""
+
+    def __init__(self, source: ModelSource, session):
+        self.source = source
+        self.session = session
+        self.name = source.name
+        self.labels = source.labels
+        self.size = input_size(session, source)
+        pre = source.preprocess
+        self.mean = pre.get("mean", (0.0, 0.0, 0.0))
+        self.std = pre.get("std", (1.0, 1.0, 1.0))
+        self.scale = float(pre.get("scale", 1 / 255))
+        self.input_name = session.inputs[0].name

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgert.errors import EdgeRTError, ModelLoadError
-from edgert.tasks.common import as_batch, input_size, open_session, resolve_model
+from edgert.tasks.common import ImageModel, as_batch, open_session, resolve_model
 from edgert.tasks.image import letterbox, normalize_nchw, to_rgb
 
 OUTPUTS = ("cls_score", "bbox_pred", "objectness")
@@ -56,7 +56,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_thresh
     return keep[:max_detections]
 
 
-class Detector:
+class Detector(ImageModel):
     """Boxes, labels and scores for images of any size.
 
         det = Detector.load()                      # the bundled digit detector (int8)
@@ -65,14 +65,8 @@ class Detector:
     """
 
     def __init__(self, source, session, score_threshold: float, iou_threshold: float, max_detections: int):
-        self.source = source
-        self.session = session
-        self.name = source.name
-        self.labels = source.labels
-        self.size = input_size(session, source)
+        super().__init__(source, session)
         pre = source.preprocess
-        self.mean = pre.get("mean", (0.0, 0.0, 0.0))
-        self.std = pre.get("std", (1.0, 1.0, 1.0))
         self.pad_value = int(pre.get("pad_value", 114))
         self.stride = int(pre.get("stride", 16))
         self.score_threshold = score_threshold
@@ -81,7 +75,6 @@ class Detector:
         names = [o.name for o in session.outputs]
         if sorted(names) != sorted(OUTPUTS):
             raise ModelLoadError(f"{source.path}: a detector needs outputs {OUTPUTS}, the model has {names}")
-        self.input_name = session.inputs[0].name
 
     @classmethod
     def load(cls, name_or_path=None, *, threads: int | None = None, backend: str = "edgert",
@@ -119,7 +112,7 @@ class Detector:
         step = len(fitted) if not (isinstance(batch_dim, int) and batch_dim > 0) else batch_dim
         for start in range(0, len(fitted), step):
             chunk = np.stack(fitted[start:start + step])
-            out = self.session.run({self.input_name: normalize_nchw(chunk, self.mean, self.std)})
+            out = self.session.run({self.input_name: normalize_nchw(chunk, self.mean, self.std, self.scale)})
             for k in range(len(chunk)):
                 results.append(self._detections(out["cls_score"][k], out["bbox_pred"][k], out["objectness"][k],
                                                 boxes_maps[start + k], score_threshold, iou_threshold))
