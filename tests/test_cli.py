@@ -393,10 +393,13 @@ def test_save_keeps_outputs_named_like_savez_arguments(capsys, tmp_path, output_
 # ------------------------------------------------------------------------------ demo, entry point
 
 
-def test_demo_exits_zero(capsys):
-    rc, out, err = _cli(capsys, "demo")
-    assert rc == 0
-    assert "demo" in out and err == ""
+def test_demo_exits_zero(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                 # the headless default writes edgert-demo-TIME.mp4 here
+    monkeypatch.delenv("DISPLAY", raising=False)
+    rc, out, err = _cli(capsys, "demo", "--frames", "3", "--threads", "1")
+    assert rc == 0, out + err
+    assert "summary: 3 frames" in out and err == ""
+    assert len(list(tmp_path.glob("edgert-demo-*.mp4"))) == 1
 
 
 def test_version(capsys):
