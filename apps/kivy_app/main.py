@@ -41,6 +41,8 @@ def parse_args(argv=None):
     p.add_argument("--frames", type=int, default=None, help="quit after N processed frames")
     p.add_argument("--screenshot", default=None, help="with --frames: save the window as this PNG at the end")
     p.add_argument("--log", default=None, help="write a JSON log of the processed frames here at the end")
+    p.add_argument("--describe", action="store_true",
+                   help="with --frames: press the describe button on the last frame and log the caption")
     p.add_argument("--timeout", type=float, default=120.0, help="with --frames: give up after this many seconds")
     p.add_argument("--size", default="960x540", help="window size WxH (desktop)")
     args = p.parse_args(argv)

@@ -140,7 +140,9 @@ class EdgertApp(App):
         if self.args.frames and result.index >= self.args.frames:
             self.frozen = True
             worker.pause(True)
-            # let Kivy draw this frame before reading the window back
+            if self.args.describe:
+                self.on_describe()
+            # let Kivy draw this frame (and a streamed caption) before reading the window back
             Clock.schedule_once(self._finish, 0.5)
 
     def _show(self, result) -> None:
@@ -183,6 +185,9 @@ class EdgertApp(App):
 
     # ---- automated runs
     def _finish(self, _dt) -> None:
+        if self.describer.busy and time.perf_counter() - self.started < self.args.timeout:
+            Clock.schedule_once(self._finish, 0.5)         # the caption is still streaming
+            return
         shot = None
         if self.args.screenshot:
             target = os.path.abspath(self.args.screenshot)
