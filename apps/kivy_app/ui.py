@@ -92,6 +92,10 @@ class EdgertApp(App):
 
     # ---- building
     def build(self):
+        if platform == "android":            # the CAMERA permission must also be granted at run time
+            from android.permissions import Permission, request_permissions
+
+            request_permissions([Permission.CAMERA])
         source, spec, self.note = open_frames(self.args.source, platform)
         self.source_description = source.description
         settings = default_settings(detector=self.args.model, classifier=self.args.classifier,
