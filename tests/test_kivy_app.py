@@ -146,3 +146,66 @@ def test_describe_without_a_vlm_says_so():
     assert describer.describe(np.zeros((8, 8, 3), np.uint8)) is False
     assert messages == [(NO_VLM, True)]
     assert not describer.available
+
+
+def _pipeline():
+    sys.path.insert(0, str(APP))
+    try:
+        import pipeline
+    finally:
+        sys.path.remove(str(APP))
+    return pipeline
+
+
+def _results(worker, count, timeout=60.0):
+    import time
+
+    out, deadline = [], time.monotonic() + timeout
+    while len(out) < count and time.monotonic() < deadline and worker.error is None:
+        result = worker.latest()
+        if result is None:
+            time.sleep(0.01)
+        else:
+            out.append(result)
+    assert worker.error is None, worker.error
+    return out
+
+
+def test_worker_applies_settings_between_frames():
+    """The app's inference side without Kivy: boxes from the bundled detector on the sample, then a
+    higher threshold (only boxes above it), then no detector at all (no boxes), without a restart."""
+    from edgert.tasks import bundled_models
+
+    if not bundled_models("detect"):
+        pytest.skip("no bundled detector")
+    pipeline = _pipeline()
+    settings = pipeline.default_settings(threads=1, score_threshold=0.05)
+    worker = pipeline.InferenceWorker("sample", settings)
+    worker.start()
+    try:
+        first = _results(worker, 5)
+        assert any(r.detections for r in first)
+        assert all(d.score >= 0.05 for r in first for d in r.detections)
+        assert all(r.image.shape == r.raw.shape and r.image.dtype == np.uint8 for r in first)
+        assert any(not np.array_equal(r.image, r.raw) for r in first)       # boxes and status drawn
+        worker.configure(score_threshold=0.6)
+        _results(worker, 2)                     # a frame may have been in flight with the old value
+        strict = _results(worker, 5)
+        assert all(d.score >= 0.6 for r in strict for d in r.detections)
+        worker.configure(detector=pipeline.NONE)
+        _results(worker, 2)
+        assert all(not r.detections for r in _results(worker, 5))
+    finally:
+        worker.stop()
+
+
+def test_worker_reports_a_bad_model_as_a_message():
+    pipeline = _pipeline()
+    worker = pipeline.InferenceWorker("sample", pipeline.Settings(detector="/no/such/model.onnx", threads=1))
+    worker.start()
+    try:
+        results = _results(worker, 2)
+        assert results and not results[0].detections
+        assert worker.model_errors and "model.onnx" in worker.model_errors[0]
+    finally:
+        worker.stop()

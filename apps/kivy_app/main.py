@@ -99,6 +99,15 @@ def detection_dict(d) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from edgert.apps.sources import open_source
+    from edgert.errors import EdgeRTError
+
+    if args.source not in (AUTO, "kivy"):
+        try:                                   # a bad --source fails before any window opens
+            open_source(args.source).close()
+        except EdgeRTError as e:
+            print(f"kivy_app: error: {e}", file=sys.stderr)
+            return 2
     from kivy.config import Config
 
     Config.set("graphics", "width", str(args.size[0]))

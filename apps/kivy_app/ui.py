@@ -17,6 +17,8 @@ from kivy.uix.slider import Slider
 from kivy.uix.spinner import Spinner
 from kivy.utils import platform
 
+from edgert.errors import EdgeRTError
+
 from describe import Describer
 from main import detection_dict, open_frames, write_json_atomic
 from pipeline import NONE, InferenceWorker, bundled_names, default_settings
@@ -96,7 +98,15 @@ class EdgertApp(App):
             from android.permissions import Permission, request_permissions
 
             request_permissions([Permission.CAMERA])
-        source, spec, self.note = open_frames(self.args.source, platform)
+        try:
+            source, spec, self.note = open_frames(self.args.source, platform)
+        except EdgeRTError as e:                 # e.g. --source kivy without a camera
+            print(f"kivy_app: error: {e}", file=sys.stderr, flush=True)
+            self.exit_code = 2
+            if self.args.frames:                    # automated run: quit; interactive: show the message
+                Clock.schedule_once(lambda _dt: self.stop(), 0.1)
+            self.worker = None
+            return Label(text=str(e), halign="center")
         self.source_description = source.description
         settings = default_settings(detector=self.args.model, classifier=self.args.classifier,
                                     threads=self.args.threads, backend=self.args.backend,
@@ -226,4 +236,5 @@ class EdgertApp(App):
         self.stop()
 
     def on_stop(self):
-        self.worker.stop()
+        if self.worker is not None:
+            self.worker.stop()
