@@ -217,3 +217,29 @@ def test_models_command_lists_the_bundled_models(capsys):
     assert detector["task"] == "detect" and len(detector["input_shape"]) == 4 and detector["input_shape"][1] == 3
     assert detector["path"].endswith("_int8.onnx") and all(v > 0 for v in detector["size_bytes"].values())
     assert main(["models"]) == 0 and _bundled("detect").name in capsys.readouterr().out
+
+
+def test_same_box_set_matches_one_to_one_by_label_and_iou():
+    from edgert.tasks import Detection
+    from edgert.tasks.metrics import same_box_set
+
+    a = [Detection((0, 0, 10, 10), 0.9, 1, "1"), Detection((20, 20, 30, 30), 0.8, 2, "2")]
+    nudged = [Detection((20.2, 20, 30.2, 30), 0.7, 2, "2"), Detection((0, 0, 10, 10.3), 0.9, 1, "1")]
+    assert same_box_set(a, nudged) and same_box_set([], [])
+    assert not same_box_set(a, nudged[:1])
+    assert not same_box_set(a, [Detection((0, 0, 10, 10), 0.9, 2, "2"), nudged[0]])       # label differs
+    assert not same_box_set(a, [Detection((0, 0, 10, 13), 0.9, 1, "1"), nudged[0]])       # IoU 0.77
+
+
+def test_bundled_int8_detector_gives_the_same_boxes_as_onnxruntime(heldout_scenes):
+    """The int8 kernels match onnxruntime's on the same QDQ file: box sets agree (1,000-scene figure:
+    benchmarks/detector_agreement.py)."""
+    pytest.importorskip("onnxruntime")
+    from edgert.tasks.metrics import same_box_set
+
+    card = _bundled("detect")
+    ours = Detector.load(card.name, precision="int8", threads=2)
+    peer = Detector.load(card.name, precision="int8", threads=2, backend="onnxruntime")
+    images = heldout_scenes["images"]
+    agree = sum(same_box_set(ours(im, color="rgb"), peer(im, color="rgb")) for im in images)
+    assert agree >= 0.97 * len(images), f"{agree}/{len(images)}"

@@ -50,3 +50,31 @@ def detection_map(ground_truth: list[tuple[np.ndarray, np.ndarray]], predictions
         ev.accumulate()
         ev.summarize()
     return {"map50": float(ev.stats[1]), "map50_95": float(ev.stats[0])}
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)
+    area_a = (a[:, 2:] - a[:, :2]).prod(1)
+    area_b = (b[:, 2:] - b[:, :2]).prod(1)
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+
+
+def same_box_set(a: list, b: list, iou_threshold: float = 0.9) -> bool:
+    """Whether two detection lists (edgert.tasks.Detection) are the same set: equal size, and a one-to-one
+    matching (greedy by IoU, same label) with IoU >= iou_threshold for every pair."""
+    if len(a) != len(b):
+        return False
+    if not a:
+        return True
+    iou = _iou_matrix(np.array([d.box for d in a], np.float64), np.array([d.box for d in b], np.float64))
+    same_label = np.array([[x.class_id == y.class_id for y in b] for x in a])
+    iou = np.where(same_label, iou, 0.0)
+    for _ in range(len(a)):
+        i, j = np.unravel_index(np.argmax(iou), iou.shape)
+        if iou[i, j] < iou_threshold:
+            return False
+        iou[i, :] = -1.0
+        iou[:, j] = -1.0
+    return True
