@@ -261,3 +261,26 @@ def test_native_wrappers_reject_bad_state():
         seq.causal_conv(np.zeros((2, 4), np.float32), w, None, np.zeros((3, 4), np.float32))
     with pytest.raises(ValueError, match="state"):
         seq.causal_conv(np.zeros((2, 4), np.float32), w, None, np.zeros((2, 4), np.float64))
+
+
+def test_edgert_load_runs_the_native_kernels(monkeypatch):
+    """The lowering, not the reference fallback, runs LinearAttention and CausalConvWithState."""
+    used = []
+    real = seq._native
+    monkeypatch.setattr(seq, "_native", lambda: used.append(1) or real())
+    rng = np.random.default_rng(11)
+    conv = helper.make_node("CausalConvWithState", ["x", "w"], ["c", "cs"])
+    la = helper.make_node("LinearAttention", ["q", "k", "v"], ["y", "s"], q_num_heads=2, kv_num_heads=2,
+                          update_rule="linear")
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 1, 3], rng.standard_normal(12).astype(np.float32).tolist())
+    graph = helper.make_graph([conv, la], "g", [_vi("x", [1, 4, 5]), _vi("q", [1, 3, 8]), _vi("k", [1, 3, 8]),
+                                                _vi("v", [1, 3, 8])],
+                              [_vi("c", None), _vi("cs", None), _vi("y", None), _vi("s", None)], initializer=[w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    feeds = {"x": rng.standard_normal((1, 4, 5)).astype(np.float32),
+             **{n: rng.standard_normal((1, 3, 8)).astype(np.float32) for n in "qkv"}}
+    got = edgert.load(model, backend="edgert").run(feeds)
+    want = ReferenceEvaluator(model).run(None, feeds)
+    for name, w_ in zip(["c", "cs", "y", "s"], want):
+        np.testing.assert_allclose(got[name], w_, rtol=1e-5, atol=1e-5)
+    assert len(used) >= 2
