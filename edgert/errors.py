@@ -24,3 +24,11 @@ class InputError(EdgeRTError, ValueError):
 
 class BackendUnavailableError(EdgeRTError):
     """The requested backend (onnxruntime, litert) is not installed or cannot load this model."""
+
+
+class OperatorArgumentError(ModelLoadError, ValueError):
+    """A node's inputs or attributes have shapes or values its operator does not accept."""
+
+    def __init__(self, op_type: str, node: str, reason: str):
+        self.op_type, self.node = op_type, node
+        super().__init__(f"{op_type} node '{node}': {reason}")

@@ -672,3 +672,5 @@ def lower_layout_transpose(p: Planner, node: Node, ins):
 
 # The int8 lowerings register themselves on import.
 from edgert.runtime import lower_quant  # noqa: E402,F401
+# The sequence-model lowerings (RMSNormalization, CausalConvWithState, LinearAttention).
+from edgert.runtime import lower_seq  # noqa: E402,F401
