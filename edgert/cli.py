@@ -129,8 +129,13 @@ def cmd_run(args) -> int:
     import edgert
 
     if args.save:  # refuse before doing any work
-        if os.path.abspath(args.save) == os.path.abspath(args.model):
+        target = os.path.realpath(args.save)
+        if target == os.path.realpath(args.model):
             raise EdgeRTError("--save would overwrite the model")
+        for item in args.input or []:
+            path = item.partition("=")[2]
+            if path and target == os.path.realpath(path):
+                raise EdgeRTError(f"--save would overwrite the input file {path}")
         if os.path.exists(args.save) and not args.force:
             raise EdgeRTError(f"{args.save} exists; pass --force to overwrite it")
         if not os.path.isdir(os.path.dirname(os.path.abspath(args.save))):

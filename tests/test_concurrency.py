@@ -232,8 +232,6 @@ def test_save_never_writes_through_a_symlink_to_the_model(model_path, tmp_path, 
     assert model_path.read_bytes() == original, "the model was overwritten through a symlink"
 
 
-@pytest.mark.xfail(strict=True, reason="cli.cmd_run checks --save only against the model, not against "
-                                       "--input files: with --force it overwrites its own input data")
 def test_forced_save_never_overwrites_an_input_file(model_path, tmp_path, capsys):
     data = tmp_path / "x.npy"
     np.save(data, np.ones((1, 3, 8, 8), np.float32))

@@ -8,9 +8,10 @@ has been checked against the data in the file.
   - hypothesis (derandomized, so CI is deterministic): truncations and bit flips of the seed models,
     arbitrary feeds to Session.run;
   - a short run of the tools/fuzz.py campaign (seed 0) in worker subprocesses: no crash, no hang,
-    and no bug site beyond the known ones below, each of which has a strict xfail reproducer, so a
-    fix shows up as an XPASS to remove from KNOWN_BUG_SITES; the same for mutated .tflite files;
-  - strict-xfail reproducers of what the long campaign finds past the importer (test_known_bug).
+    and no exception other than an EdgeRTError anywhere (importer, passes, planner, kernels);
+    the same for mutated .tflite files;
+  - reproducers of what earlier long campaigns found past the importer, each now an error naming
+    the node (test_bad_arguments_name_the_node).
 See docs/hardening.md.
 """
 
@@ -473,17 +474,6 @@ def test_bit_flipped_files(seed, data):
 
 # ------------------------------------------------------------------------------ the campaign, short
 
-# Bug sites (stage, exception, innermost edgert function) the campaign finds outside the importer.
-# Each has a strict xfail reproducer below; when a fix lands, its test XPASSes: remove both.
-KNOWN_BUG_SITES = {
-    "load ValueError @ edgert/ops/reference.py:_reshape",             # xfail reshape-incompatible
-    "load IndexError @ edgert/ops/reference.py:<listcomp>",           # xfail reshape-copy-dim-beyond-rank
-    "load ValueError @ edgert/ops/reference.py:_squeeze",             # xfail squeeze-non-unit-axis
-    "load ValueError @ edgert/ops/reference.py:_constant_of_shape",   # xfail constant-of-shape-negative
-    "load ZeroDivisionError @ edgert/ops/reference.py:_range",        # xfail range-zero-delta
-}
-
-
 def _fuzz_env() -> dict:
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
@@ -503,10 +493,8 @@ def test_short_campaign(tmp_path):
     assert summary["cases"] == 300, summary
     assert not summary["crashes"], f"crashes: {summary['crashes']}\n{proc.stdout[-3000:]}"
     assert not summary["hangs"], f"hangs: {summary['hangs']}\n{proc.stdout[-3000:]}"
-    importer = {sig: e for sig, e in summary["bugs"].items() if "edgert/importers/" in sig}
-    assert not importer, f"the importer let a non-EdgeRTError through: {importer}"
-    unknown = {sig: e for sig, e in summary["bugs"].items() if sig not in KNOWN_BUG_SITES}
-    assert not unknown, f"new bug sites (reproduce with tools/fuzz.py --repro INDEX --seed 0): {unknown}"
+    assert not summary["bugs"], (f"a non-EdgeRTError escaped (reproduce with tools/fuzz.py --repro INDEX "
+                                 f"--seed 0): {summary['bugs']}")
     # The campaign exercises both sides: models that load and run, and models that are rejected.
     assert summary["ok"] > 20 and sum(summary["rejected"].values()) > 50, summary
 
@@ -526,10 +514,10 @@ def test_short_tflite_campaign(tmp_path):
     assert summary["ok"] > 10 and sum(summary["rejected"].values()) > 20, summary
 
 
-# ------------------------------------------------------------------------------ known bugs elsewhere
-# Minimal reproducers of what the campaign finds past the importer (planner, lowering, passes,
-# numpy reference). Each should be an EdgeRTError naming the node; today another exception
-# escapes. Strict xfail: a fix turns the test into an XPASS failure, so the marker gets removed.
+# ------------------------------------------------------------------------------ past the importer
+# Minimal reproducers of what the campaign found past the importer (planner, lowering, passes,
+# numpy reference): numpy exceptions escaping, or out-of-range axes silently taken modulo the rank
+# (onnxruntime rejects each of them). Each is now an EdgeRTError naming the node (edgert.ops.checks).
 
 
 def _io(shape, name="x", dtype=TensorProto.FLOAT):
@@ -551,76 +539,73 @@ def _folded(op, inputs, inits, **attrs):
     return _model(nodes, [_io([1])], [_io(None, "y")], inits)
 
 
-KNOWN_BUGS = [
-    # (id, model, run-time input shape or None for load, where the exception escapes)
+BAD_ARGUMENTS = [
+    # (id, model, run-time input shape or None for load, what the message says)
     ("reshape-incompatible", lambda: _single("Reshape", ["x", "s"], [2, 3], [_const("s", [4, 4])]), None,
-     "lower/reference Reshape: ValueError from numpy reshape"),
+     "cannot reshape [2, 3] (6 elements) to [4, 4]"),
     ("reshape-copy-dim-beyond-rank", lambda: _single("Reshape", ["x", "s"], [2, 3], [_const("s", [6, 1, 0])]), None,
-     "reference._reshape: IndexError for a 0 (copy) entry past the input's rank"),
+     "entry 2 copies a dimension"),
     ("reshape-0d-shape", lambda: _single("Reshape", ["x", "s"], [2, 3], [_const("s", 6)]), None,
-     "reference._reshape: TypeError iterating a 0-d shape tensor"),
+     "must be 1-D"),
     ("squeeze-non-unit-axis", lambda: _single("Squeeze", ["x", "a"], [2, 3], [_const("a", [0])]), None,
-     "reference._squeeze: ValueError from numpy squeeze"),
+     "cannot squeeze axis 0 of size 2"),
     ("constant-of-shape-negative", lambda: _folded("ConstantOfShape", ["s"], [_const("s", [-1, 2])]), None,
-     "reference._constant_of_shape: ValueError negative dimensions"),
+     "negative dimension"),
     ("range-zero-delta", lambda: _folded("Range", ["a", "b", "d"], [_const(n, v, np.float32) for n, v in
                                                                    (("a", 0), ("b", 10), ("d", 0))]), None,
-     "reference._range: ZeroDivisionError"),
+     "delta must not be 0"),
     ("range-huge", lambda: _folded("Range", ["a", "b", "d"], [_const(n, v, np.float32) for n, v in
                                                              (("a", 0), ("b", 3e38), ("d", 1))]), None,
-     "reference._range: ValueError 'Maximum allowed size exceeded'"),
+     "more than this machine's memory"),
     ("expand-incompatible", lambda: _folded("Expand", ["v", "s"], [_const("v", np.ones((2, 8, 7)), np.float32),
                                                                    _const("s", [1, 8, 1, 1])]), None,
-     "reference._expand: ValueError from numpy broadcast"),
+     "do not broadcast"),
     ("add-broadcast-mismatch", lambda: _single("Add", ["x", "b"], [3, 5, 4], [_const("b", np.ones(3), np.float32)]),
-     None, "lower.binary_pattern: ValueError from numpy broadcast_shapes"),
+     None, "do not broadcast"),
     ("matmul-inner-mismatch", lambda: _single("MatMul", ["x", "w"], [5, 4], [_const("w", np.ones((2, 3)), np.float32)]),
-     None, "lower (Gemm build): ValueError 'packed: needs .. elements'"),
+     None, "inner dimensions differ"),
     ("cast-unknown-type", lambda: _folded("Cast", ["v"], [_const("v", [1.0], np.float32)], to=1000), None,
-     "reference._cast: KeyError for an unknown 'to' element type"),
+     "not an ONNX element type"),
     ("concat-huge-axis", lambda: _folded("Concat", ["v", "v"], [_const("v", np.ones((2, 3)), np.float32)], axis=1 << 40),
-     None, "reference._concat: ValueError 'integer won't fit into a C int'"),
+     None, "out of range for a rank-2 input"),
     ("gather-index-out-of-range", lambda: _folded("Gather", ["v", "i"], [_const("v", np.ones(3), np.float32),
                                                                       _const("i", [7])]), None,
-     "reference._gather (folded at load): IndexError from numpy take"),
+     "index 7 is out of range"),
     ("batchnorm-param-size", lambda: _single("BatchNormalization", ["x", "a", "b", "c", "d"], [1, 3, 2, 2],
                                              [_const(k, np.ones(5), np.float32) for k in "abcd"]), None,
-     "lower.lower_batchnorm: ValueError reshaping 5 parameters for 3 channels"),
-    # Out-of-range axes and sizes that load and run silently (onnxruntime rejects each of them).
+     "5 elements for 3 channels"),
+    # Out-of-range axes and sizes once taken modulo the rank.
     ("unsqueeze-axis-out-of-range", lambda: _single("Unsqueeze", ["x", "a"], [2, 3], [_const("a", [5])]), None,
-     "Unsqueeze axes=[5] on a rank-2 input is accepted"),
+     "axes entry 5 is out of range"),
     ("gather-axis-out-of-range", lambda: _single("Gather", ["x", "i"], [2, 3], [_const("i", [0])], axis=5), None,
-     "Gather axis=5 on a rank-2 input is accepted"),
+     "axis 5 is out of range"),
     ("softmax-axis-out-of-range", lambda: _single("Softmax", ["x"], [2, 3], axis=3), None,
-     "Softmax axis=3 on a rank-2 input is accepted"),
+     "axis 3 is out of range"),
     ("reduce-axis-out-of-range", lambda: _single("ReduceMean", ["x"], [2, 3], axes=[4]), None,
-     "ReduceMean axes=[4] on a rank-2 input is accepted"),
+     "axes entry 4 is out of range"),
     ("flatten-axis-out-of-range", lambda: _single("Flatten", ["x"], [2, 3], axis=5), None,
-     "Flatten axis=5 on a rank-2 input is accepted"),
+     "axis 5 is out of range for a rank-2 input (valid: -2..2)"),
     ("split-sizes-do-not-add-up", lambda: _model([helper.make_node("Split", ["x", "s"], ["y", "z"], name="n", axis=1)],
                                                  [_io([2, 6])], [_io(None, "y"), _io(None, "z")], [_const("s", [2, 2])]),
-     None, "Split sizes [2, 2] of a 6-wide axis are accepted"),
+     None, "do not add up"),
     ("pass-ignores-domain", lambda: _single("Clip", [], [2, 3], domain="ai.onnx.ml"), None,
-     "passes.fuse_clamp: IndexError, rewrites a Clip of another domain with no inputs"),
+     "domain 'ai.onnx.ml'"),
     ("run-squeeze-dynamic", lambda: _single("Squeeze", ["x", "a"], ["n", 3], [_const("a", [0])]), (2, 3),
-     "Session._run: planning at run() lets reference ValueError through (only EdgeRTErrors become InputError)"),
+     "cannot squeeze axis 0"),
 ]
 
 
-@pytest.mark.parametrize("build, run_shape", [
-    pytest.param(build, shape, id=name, marks=pytest.mark.xfail(strict=True, reason=reason))
-    for name, build, shape, reason in KNOWN_BUGS])
-def test_known_bug(build, run_shape):
+@pytest.mark.parametrize("build, run_shape, needle", [
+    pytest.param(build, shape, needle, id=name) for name, build, shape, needle in BAD_ARGUMENTS])
+def test_bad_arguments_name_the_node(build, run_shape, needle):
     model = build()
-    try:
+    with pytest.raises(EdgeRTError) as info:
         sess = edgert.load(model, threads=1, backend="edgert")
-        if run_shape is not None:
-            sess.run({"x": np.ones(run_shape, np.float32)})
-    except EdgeRTError as e:
-        assert "'n'" in str(e), f"the message should name node 'n': {e}"
-        return
-    if run_shape is None:
-        pytest.fail("loaded without an error")
+        if run_shape is None:
+            pytest.fail("loaded without an error")
+        sess.run({"x": np.ones(run_shape, np.float32)})
+    assert "'n'" in str(info.value), f"the message should name node 'n': {info.value}"
+    assert needle in str(info.value), info.value
 
 
 @pytest.mark.parametrize("op, attrs, needle", [
@@ -645,9 +630,7 @@ def test_window_attributes_out_of_range(op, attrs, needle):
     _rejected(model, f"node 'win' ({op})", needle)
 
 
-@pytest.mark.xfail(strict=True, reason="importers/tflite.py _conv2d: ZeroDivisionError (c_out % (c_in // c_in_g)) "
-                                       "for an input with zero channels, instead of a ModelLoadError")
-def test_known_bug_tflite_conv_zero_input_channels():
+def test_tflite_conv_with_zero_input_channels_is_a_load_error():
     tflite = pytest.importorskip("edgert.exporters.tflite")
     b = tflite.TFLiteBuilder()
     x = b.input("x", [1, 4, 4, 0])

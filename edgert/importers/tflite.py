@@ -827,7 +827,7 @@ def _conv2d(c: _Converter) -> None:
         raise c.invalid(f"weights '{w.name}' must be [out, kh, kw, in], have shape {list(w.shape)}")
     c_out, kh, kw, c_in_g = w.shape
     n, h, wd, c_in = x.shape
-    if c_in_g == 0 or c_in % c_in_g or c_out % (c_in // c_in_g):
+    if c_in_g == 0 or c_in == 0 or c_in % c_in_g or c_out % (c_in // c_in_g):
         raise c.invalid(f"input channels {c_in} do not fit weights {list(w.shape)}")
     groups = c_in // c_in_g
     strides, dilations = [opts["stride_h"], opts["stride_w"]], [opts["dilation_h"], opts["dilation_w"]]

@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from edgert.errors import UnsupportedOperatorError
+from edgert.errors import OperatorArgumentError, UnsupportedOperatorError
 from edgert.ir import Node
 
 RefFn = Callable[[Node, list, int], list]
@@ -31,8 +31,15 @@ def run_reference(node: Node, inputs: list, opset: int) -> list:
     fn = REFERENCE.get((node.domain, node.op_type))
     if fn is None:
         raise UnsupportedOperatorError(node.op_type, node.name)
-    with np.errstate(all="ignore"):
-        out = fn(node, inputs, opset)
+    try:
+        with np.errstate(all="ignore"):
+            out = fn(node, inputs, opset)
+    except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError, OverflowError) as e:
+        # The planner's checks (edgert.ops.checks) reject what they can name precisely; what is
+        # left is numpy refusing this node's arguments, which is still the model's fault.
+        raise OperatorArgumentError(node.op_type, node.name, f"cannot evaluate: {e}") from None
+    except MemoryError:
+        raise OperatorArgumentError(node.op_type, node.name, "its result does not fit in memory") from None
     return [np.asarray(o) for o in out]
 
 

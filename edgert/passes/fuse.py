@@ -39,6 +39,11 @@ def _single_consumer(graph: Graph, name: str, users) -> Node | None:
     return readers[0]
 
 
+def _is(node: Node, *op_types: str) -> bool:
+    """node is one of the standard ONNX operators op_types (not a same-named op of another domain)."""
+    return node.domain == "" and node.op_type in op_types
+
+
 def _const(graph: Graph, name: str):
     return graph.constants.get(name) if name else None
 
@@ -47,9 +52,9 @@ def conv1d_as_2d(graph: Graph) -> None:
     """Conv/ConvTranspose/pools over [N, C, L] become 2-D ops over [N, C, 1, L]."""
     out: list[Node] = []
     for node in graph.nodes:
-        weights = _const(graph, node.inputs[1]) if node.op_type in ("Conv", "ConvTranspose") and len(node.inputs) > 1 else None
+        weights = _const(graph, node.inputs[1]) if _is(node, "Conv", "ConvTranspose") and len(node.inputs) > 1 else None
         is_1d = (weights is not None and weights.ndim == 3) or (
-            node.op_type in ("MaxPool", "AveragePool") and len(node.attr("kernel_shape", [])) == 1)
+            _is(node, "MaxPool", "AveragePool") and len(node.attr("kernel_shape", [])) == 1)
         if not is_1d or len([o for o in node.outputs if o]) != 1:
             out.append(node)
             continue
@@ -79,10 +84,10 @@ def fold_batchnorm_into_conv(graph: Graph) -> None:
     users = graph.consumers()
     removed = set()
     for node in graph.nodes:
-        if node.op_type != "Conv" or len(node.inputs) < 2:
+        if not _is(node, "Conv") or len(node.inputs) < 2:
             continue
         bn = _single_consumer(graph, node.outputs[0], users)
-        if (bn is None or bn.op_type != "BatchNormalization" or bn.attr("training_mode", 0)
+        if (bn is None or not _is(bn, "BatchNormalization") or bn.attr("training_mode", 0)
                 or len([o for o in bn.outputs if o]) != 1):
             continue
         weights = _const(graph, node.inputs[1])
@@ -104,7 +109,7 @@ def fold_batchnorm_into_conv(graph: Graph) -> None:
 
 
 def _is_hardswish_gate(graph: Graph, node: Node) -> bool:
-    return (node.op_type == "HardSigmoid" and math.isclose(node.attr("alpha", 0.2), 1 / 6, rel_tol=1e-5)
+    return (_is(node, "HardSigmoid") and math.isclose(node.attr("alpha", 0.2), 1 / 6, rel_tol=1e-5)
             and math.isclose(node.attr("beta", 0.5), 0.5, rel_tol=1e-6))
 
 
@@ -114,13 +119,13 @@ def fuse_gating(graph: Graph) -> None:
     producers = graph.producers()
     removed = set()
     for node in graph.nodes:
-        if node.op_type != "Mul" or len(node.inputs) != 2:
+        if not _is(node, "Mul") or len(node.inputs) != 2:
             continue
         for gate_in, other in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
             gate = producers.get(gate_in)
             if gate is None or gate.inputs[0] != other or _single_consumer(graph, gate_in, users) is not node:
                 continue
-            if gate.op_type == "Sigmoid":
+            if _is(gate, "Sigmoid"):
                 fused = "Swish"
             elif _is_hardswish_gate(graph, gate):
                 fused = "HardSwish"
@@ -136,11 +141,11 @@ def fuse_matmul_bias(graph: Graph) -> None:
     users = graph.consumers()
     removed = set()
     for node in graph.nodes:
-        if node.op_type != "MatMul" or _const(graph, node.inputs[1]) is None:
+        if not _is(node, "MatMul") or _const(graph, node.inputs[1]) is None:
             continue
         weights = _const(graph, node.inputs[1])
         add = _single_consumer(graph, node.outputs[0], users)
-        if weights.ndim != 2 or add is None or add.op_type != "Add":
+        if weights.ndim != 2 or add is None or not _is(add, "Add"):
             continue
         other = add.inputs[1] if add.inputs[0] == node.outputs[0] else add.inputs[0]
         bias = _const(graph, other)
@@ -161,7 +166,7 @@ def fuse_clamp(graph: Graph) -> None:
         if bounds is None:
             continue
         producer = producers.get(node.inputs[0])
-        if (producer is None or producer.op_type not in CLAMP_PRODUCERS or id(producer) in removed
+        if (producer is None or not _is(producer, *CLAMP_PRODUCERS) or id(producer) in removed
                 or len([o for o in producer.outputs if o]) != 1
                 or _single_consumer(graph, node.inputs[0], users) is not node):
             continue
@@ -174,13 +179,13 @@ def fuse_clamp(graph: Graph) -> None:
 
 
 def _is_depthwise(graph: Graph, node: Node) -> bool:
-    w = _const(graph, node.inputs[1]) if node.op_type == "Conv" and len(node.inputs) > 1 else None
+    w = _const(graph, node.inputs[1]) if _is(node, "Conv") and len(node.inputs) > 1 else None
     return (w is not None and w.ndim == 4 and w.shape[1] == 1 and node.attr("group", 1) == w.shape[0]
             and w.dtype == np.float32)
 
 
 def _is_pointwise(graph: Graph, node: Node) -> bool:
-    w = _const(graph, node.inputs[1]) if node.op_type == "Conv" and len(node.inputs) > 1 else None
+    w = _const(graph, node.inputs[1]) if _is(node, "Conv") and len(node.inputs) > 1 else None
     return (w is not None and w.ndim == 4 and w.shape[2:] == (1, 1) and node.attr("group", 1) == 1
             and w.dtype == np.float32 and all(v == 1 for v in node.attr("strides", [1, 1]))
             and not any(node.attr("pads", [0, 0, 0, 0])) and node.attr("auto_pad", "NOTSET") in ("NOTSET", "VALID")

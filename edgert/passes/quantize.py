@@ -48,6 +48,8 @@ _CLAMPS = ("Relu", "Clip")
 
 def clamp_bounds(graph: Graph, node: Node) -> tuple[float, float] | None:
     """(lo, hi) of a Relu or Clip with constant bounds; None for anything else."""
+    if node.domain != "":
+        return None
     if node.op_type == "Relu":
         return 0.0, math.inf
     if node.op_type != "Clip":

@@ -16,9 +16,10 @@ from typing import Callable
 import numpy as np
 
 from edgert._ops import _kernels as K
-from edgert.errors import EdgeRTError, UnsupportedOperatorError
+from edgert.errors import EdgeRTError, OperatorArgumentError, UnsupportedOperatorError
 from edgert.ir import Graph, Node
 from edgert.ops import has_reference, run_reference
+from edgert.ops.checks import check_node
 from edgert.runtime.values import NHWC, PLAIN, TO_NCHW, TO_NHWC, Buffer, Value, logical, physical_view
 
 ALIGN = 64
@@ -124,6 +125,7 @@ class Planner:
 
         for node in self.graph.nodes:
             ins = [self.values[i] if i else None for i in node.inputs]
+            check_node(node, ins, self.opset)
             if self._fold(node, ins):
                 continue
             lower = lowering_for(node)
@@ -163,7 +165,7 @@ class Planner:
         probe = [None if v is None else (v.const if v.is_const else np.zeros(v.shape, v.dtype)) for v in ins]
         try:
             results = run_reference(node, probe, self.opset)
-        except UnsupportedOperatorError:
+        except (UnsupportedOperatorError, OperatorArgumentError):
             raise
         except Exception as e:
             raise UnsupportedOperatorError(node.op_type, node.name, f"cannot evaluate: {e}") from None
