@@ -72,9 +72,10 @@ def _axis(node: Node, axis, rank: int, what: str = "axis", inclusive: bool = Fal
     return a + rank if a < 0 else a
 
 
-def _axes(node: Node, shapes: list, consts: list, index: int, opset: int, attr_before: int):
-    """Axes from the attribute (opset < attr_before) or the constant input; None when absent or dynamic."""
-    if opset < attr_before or _get(shapes, index) is None:
+def _axes(node: Node, shapes: list, consts: list, index: int):
+    """Axes as the reference op reads them: the input when one is given (graph rewrites emit the
+    input form at any opset), else the attribute; None when absent or dynamic."""
+    if _get(shapes, index) is None:
         axes = node.attr("axes")
         return None if axes is None else [int(a) for a in axes]
     value = _get(consts, index)
@@ -184,7 +185,7 @@ def _split(node, shapes, consts, opset):
 def _squeeze(node, shapes, consts, opset):
     if shapes[0] is None:
         return
-    axes = _axes(node, shapes, consts, 1, opset, 13)
+    axes = _axes(node, shapes, consts, 1)
     for a in axes or ():
         a = _axis(node, a, len(shapes[0]), "axes entry")
         if shapes[0][a] != 1:
@@ -195,9 +196,9 @@ def _squeeze(node, shapes, consts, opset):
 def _unsqueeze(node, shapes, consts, opset):
     if shapes[0] is None:
         return
-    axes = _axes(node, shapes, consts, 1, opset, 13)
+    axes = _axes(node, shapes, consts, 1)
     if axes is None:
-        if opset >= 13 and _get(shapes, 1) is not None:
+        if _get(shapes, 1) is not None:  # axes computed at run time
             return
         _fail(node, "needs 'axes'")
     rank = len(shapes[0]) + len(axes)
@@ -211,8 +212,7 @@ def _unsqueeze(node, shapes, consts, opset):
 def _reduce(node, shapes, consts, opset):
     if shapes[0] is None:
         return
-    # ReduceSum took axes as an input from opset 13, the others from opset 18.
-    axes = _axes(node, shapes, consts, 1, opset, 13 if node.op_type == "ReduceSum" else 18)
+    axes = _axes(node, shapes, consts, 1)
     rank = max(len(shapes[0]), 1)
     normalised = [_axis(node, a, rank, "axes entry") for a in axes or ()]
     if len(set(normalised)) != len(normalised):
