@@ -592,6 +592,26 @@ BAD_ARGUMENTS = [
      "domain 'ai.onnx.ml'"),
     ("run-squeeze-dynamic", lambda: _single("Squeeze", ["x", "a"], ["n", 3], [_const("a", [0])]), (2, 3),
      "cannot squeeze axis 0"),
+    # Custom-domain nodes named like ONNX operators are not lowered as ONNX operators.
+    ("custom-domain-conv", lambda: _single("Conv", ["x"], [1, 2, 5, 5], domain="com.microsoft"), None,
+     "Conv (domain 'com.microsoft')"),
+    ("custom-domain-mul", lambda: _single("Mul", ["x", "x"], [2, 3], domain="com.microsoft"), None,
+     "Mul (domain 'com.microsoft')"),
+    ("cast-to-string", lambda: _single("Cast", ["x"], [2, 3], to=TensorProto.STRING), None, "casting to STRING"),
+    # Window attributes checked against the input's rank and size (no kernel_shape to check them against).
+    ("conv-transpose-short-strides", lambda: _single("ConvTranspose", ["x", "w"], [1, 2, 5, 5],
+                                                     [_const("w", np.ones((2, 2, 2, 2)), np.float32)], strides=[2]),
+     None, "'strides' has 1 values, a 2-D input needs 2"),
+    ("conv-transpose-output-shape-too-large", lambda: _single("ConvTranspose", ["x", "w"], [1, 2, 5, 5],
+                                                              [_const("w", np.ones((2, 2, 3, 3)), np.float32)],
+                                                              output_shape=[15, 18]),
+     None, "does not fit the transposed convolution's full output [7, 7]"),
+    ("conv-weights-channel-mismatch", lambda: _single("Conv", ["x", "w"], [1, 3, 5, 5],
+                                                      [_const("w", np.ones((4, 2, 3, 3)), np.float32)]),
+     None, "do not fit 3 input channels"),
+    ("conv-window-larger-than-input", lambda: _single("Conv", ["x", "w"], [1, 2, 2, 2],
+                                                      [_const("w", np.ones((4, 2, 3, 3)), np.float32)]),
+     None, "larger than the padded input"),
 ]
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from edgert.errors import OperatorArgumentError
+from edgert.errors import OperatorArgumentError, UnsupportedOperatorError
 from edgert.ir import Node
 
 # (node, input shapes (None: absent), constant inputs (None: not constant), opset) -> None or raises
@@ -228,6 +228,67 @@ def _transpose(node, shapes, consts, opset):
         _fail(node, f"perm {list(perm)} is not a permutation of the {len(shapes[0])} axes")
 
 
+# ------------------------------------------------------------------ windows
+
+
+@check("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
+def _window(node, shapes, consts, opset):
+    """Per-axis attributes as long as the input's spatial rank, channel counts that fit the weights,
+    and a positive output size (ConvTranspose: output_shape no larger than the full transposed conv)."""
+    x = shapes[0]
+    if x is None:
+        return
+    if len(x) < 3:
+        _fail(node, f"input must have rank >= 3 (N, C, spatial...), got {list(x)}")
+    spatial = len(x) - 2
+    w = _get(shapes, 1) if node.op_type in ("Conv", "ConvTranspose") else None
+    kernel = node.attr("kernel_shape")
+    if kernel is None and w is not None:
+        kernel = w[2:]
+    for key, per_axis in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("pads", 2),
+                          ("output_padding", 1), ("output_shape", 1)):
+        values = node.attr(key)
+        if values is not None and len(values) != per_axis * spatial:
+            _fail(node, f"'{key}' has {len(values)} values, a {spatial}-D input needs {per_axis * spatial}")
+    if kernel is None:
+        return  # the importer requires kernel_shape on pools; a dynamic weight is checked at run time
+    group = int(node.attr("group", 1))
+    if w is not None:
+        if len(w) != len(x) or tuple(w[2:]) != tuple(kernel):
+            _fail(node, f"weights of shape {list(w)} do not match a rank-{len(x)} input and kernel {list(kernel)}")
+        c_in = w[1] * group if node.op_type == "Conv" else w[0]
+        if c_in != x[1] or w[0] % group:
+            _fail(node, f"weights {list(w)} with group={group} do not fit {x[1]} input channels")
+    strides = node.attr("strides") or [1] * spatial
+    dilations = node.attr("dilations") or [1] * spatial
+    pads = node.attr("pads") or [0] * (2 * spatial)
+    extent = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    if node.op_type == "ConvTranspose":
+        out_pad = node.attr("output_padding") or [0] * spatial
+        full = [s * (i - 1) + o + e for s, i, o, e in zip(strides, x[2:], out_pad, extent)]
+        target = node.attr("output_shape")
+        if target is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            target = [i * s for i, s in zip(x[2:], strides)]
+        if target is not None:
+            # The padding follows from the requested size, split as the lowering does; a negative
+            # leading pad would make the output start before the input.
+            for t, f in zip(target, full):
+                total = f - t
+                begin = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+                if t <= 0 or begin < 0:
+                    _fail(node, f"output size {list(target)} does not fit the transposed convolution's "
+                                f"full output {full}")
+        else:
+            out = [f - pads[i] - pads[i + spatial] for i, f in enumerate(full)]
+            if min(out) <= 0:
+                _fail(node, f"pads {list(pads)} leave an empty output ({out})")
+    elif auto_pad == "NOTSET":
+        spans = [i + pads[a] + pads[a + spatial] - e for a, (i, e) in enumerate(zip(x[2:], extent))]
+        if min(spans) < 0:
+            _fail(node, f"the {list(extent)} window is larger than the padded input {list(x[2:])}")
+
+
 # ------------------------------------------------------------------ shapes
 
 
@@ -325,9 +386,11 @@ def _cast(node, shapes, consts, opset):
 
     to = node.attr("to")
     try:
-        onnx.helper.tensor_dtype_to_np_dtype(int(to))
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(int(to))
     except (KeyError, TypeError, ValueError):
         _fail(node, f"'to': {to} is not an ONNX element type")
+    if dtype.kind not in "biufc":
+        raise UnsupportedOperatorError(node.op_type, node.name, f"casting to {onnx.TensorProto.DataType.Name(int(to))}")
 
 
 _BROADCASTING = ("Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "Where",

@@ -30,23 +30,21 @@ STEM_MAX_CHANNELS = 4
 LOWERINGS: dict = {}
 
 
-def lowering(*op_types):
-    """Register a lowering; several may serve one op (e.g. fp32 and int8 MaxPool): each returns
-    None for configurations it does not handle and the next one is tried."""
+def lowering(*op_types, domain: str = ""):
+    """Register a lowering for (domain, op_type); several may serve one op (e.g. fp32 and int8
+    MaxPool): each returns None for configurations it does not handle and the next one is tried."""
     def register(fn):
         for op in op_types:
-            LOWERINGS.setdefault(op, []).append(fn)
+            LOWERINGS.setdefault((domain, op), []).append(fn)
         return fn
 
     return register
 
 
 def lowering_for(node: Node):
-    """The native lowering of this node's operator, or None (ONNX, ai.edgert and com.microsoft
-    domains)."""
-    if node.domain not in ("", EDGERT_DOMAIN, MS_DOMAIN):
-        return None
-    candidates = LOWERINGS.get(node.op_type)
+    """The native lowering of this node, or None. Keyed by domain as well as name: a custom-domain
+    node that happens to be called 'Conv' is not an ONNX Conv."""
+    candidates = LOWERINGS.get((node.domain, node.op_type))
     if not candidates:
         return None
     if len(candidates) == 1:
@@ -194,7 +192,7 @@ def _dwpw_fusion_pays(dw_output_bytes: int) -> bool:
     return dw_output_bytes > last_level_cache_bytes() // 2
 
 
-@lowering("DepthwisePointwise")
+@lowering("DepthwisePointwise", domain=EDGERT_DOMAIN)
 def lower_depthwise_pointwise(p: Planner, node: Node, ins):
     """ai.edgert fused node (passes.fuse_depthwise_pointwise): depthwise conv, then 1x1 conv."""
     x = ins[0]

@@ -12,7 +12,8 @@ import numpy as np
 from edgert._ops import _kernels as K
 from edgert.errors import UnsupportedOperatorError
 from edgert.ir import Node
-from edgert.ops.quantized import qclamp
+from edgert.ops.quantized import MS_DOMAIN, qclamp
+from edgert.passes.fuse import EDGERT_DOMAIN
 from edgert.runtime.lower import _window_geometry, binary_pattern, lowering
 from edgert.runtime.plan import Planner, StepSpec
 from edgert.runtime.values import NHWC, PLAIN, Value
@@ -94,7 +95,7 @@ def lower_qlinear_conv(p: Planner, node: Node, ins):
 # ------------------------------------------------------------------ GEMM
 
 
-@lowering("QGemm")
+@lowering("QGemm", domain=MS_DOMAIN)
 def lower_qgemm(p: Planner, node: Node, ins):
     a, a_s, a_z, b, b_s, b_z = (ins + [None] * 6)[:6]
     bias = ins[6] if len(ins) > 6 else None
@@ -134,7 +135,7 @@ def lower_qgemm(p: Planner, node: Node, ins):
 # ------------------------------------------------------------------ elementwise
 
 
-@lowering("QLinearAdd", "QLinearMul")
+@lowering("QLinearAdd", "QLinearMul", domain=MS_DOMAIN)
 def lower_qlinear_binary(p: Planner, node: Node, ins):
     if len(ins) < 7:
         return None
@@ -163,7 +164,7 @@ def lower_qlinear_binary(p: Planner, node: Node, ins):
     return [y]
 
 
-@lowering("QLut")
+@lowering("QLut", domain=EDGERT_DOMAIN)
 def lower_qlut(p: Planner, node: Node, ins):
     x = ins[0]
     table = np.ascontiguousarray(node.attr("table"), I8)
@@ -181,7 +182,7 @@ def lower_qlut(p: Planner, node: Node, ins):
 # ------------------------------------------------------------------ pooling
 
 
-@lowering("QLinearGlobalAveragePool")
+@lowering("QLinearGlobalAveragePool", domain=MS_DOMAIN)
 def lower_qlinear_global_avgpool(p: Planner, node: Node, ins):
     x, xs, xz, ys, yz = (ins + [None] * 5)[:5]
     x_scale, y_scale, x_zp, y_zp = _scalar(xs, F32), _scalar(ys, F32), _zero_point(xz), _zero_point(yz)
@@ -199,7 +200,7 @@ def lower_qlinear_global_avgpool(p: Planner, node: Node, ins):
     return [y]
 
 
-@lowering("QLinearAveragePool")
+@lowering("QLinearAveragePool", domain=MS_DOMAIN)
 def lower_qlinear_avgpool(p: Planner, node: Node, ins):
     x, xs, xz, ys, yz = (ins + [None] * 5)[:5]
     x_scale, y_scale, x_zp, y_zp = _scalar(xs, F32), _scalar(ys, F32), _zero_point(xz), _zero_point(yz)
