@@ -59,7 +59,19 @@ void edgert_f32_qs8w_gemm__avx2(size_t M, size_t N, size_t K, const float* x, co
       const int8_t* w2 = w1 + K;
       const int8_t* w3 = w2 + K;
       __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
       size_t k = 0;
+      for (; k + 16 <= K; k += 16) {  /* two k blocks in flight: 8 independent FMA chains */
+        const __m256 xv = _mm256_loadu_ps(xm + k), xu = _mm256_loadu_ps(xm + k + 8);
+        a0 = _mm256_fmadd_ps(xv, load_qs8(w0 + k), a0);
+        a1 = _mm256_fmadd_ps(xv, load_qs8(w1 + k), a1);
+        a2 = _mm256_fmadd_ps(xv, load_qs8(w2 + k), a2);
+        a3 = _mm256_fmadd_ps(xv, load_qs8(w3 + k), a3);
+        b0 = _mm256_fmadd_ps(xu, load_qs8(w0 + k + 8), b0);
+        b1 = _mm256_fmadd_ps(xu, load_qs8(w1 + k + 8), b1);
+        b2 = _mm256_fmadd_ps(xu, load_qs8(w2 + k + 8), b2);
+        b3 = _mm256_fmadd_ps(xu, load_qs8(w3 + k + 8), b3);
+      }
       for (; k + 8 <= K; k += 8) {
         const __m256 xv = _mm256_loadu_ps(xm + k);
         a0 = _mm256_fmadd_ps(xv, load_qs8(w0 + k), a0);
@@ -68,7 +80,8 @@ void edgert_f32_qs8w_gemm__avx2(size_t M, size_t N, size_t K, const float* x, co
         a3 = _mm256_fmadd_ps(xv, load_qs8(w3 + k), a3);
       }
       float s[4];
-      _mm_storeu_ps(s, hsum8x4(a0, a1, a2, a3));
+      _mm_storeu_ps(s, hsum8x4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2),
+                               _mm256_add_ps(a3, b3)));
       for (; k < K; k++) {
         s[0] += xm[k] * (float)w0[k];
         s[1] += xm[k] * (float)w1[k];
