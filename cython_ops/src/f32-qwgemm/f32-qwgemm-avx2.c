@@ -5,8 +5,12 @@
  * independent 8-lane sums, so the FMA latency chain of one row no longer serialises the GEMV;
  * the four sums are reduced together (hadd transpose).  q4w accumulates each group's 8-lane sum
  * times its scale into a second 8-lane sum (the group's scale applied before the lane reduction,
- * a reordering of the spec's sum).  Rows N % 4 and k tails K % 8 run one row / one k at a time. */
+ * a reordering of the spec's sum); for groups of a multiple of 16 it reads x split into even / odd
+ * k once per call, so each 8 weight bytes give two 8-lane FMAs with no nibble interleave (a malloc
+ * only when K > 4096 floats; on failure the one-row path runs).  Rows N % 4 and k tails K % 8 run
+ * one row / one k at a time. */
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "edgert/f32-qwgemm.h"
@@ -122,14 +126,43 @@ static float q4w_row(size_t K, size_t group, const float* xm, const uint8_t* wn,
   return acc;
 }
 
+/* Even / odd split of x for the nibble layout: per 16 k, xp holds x[k], x[k+2], .., x[k+14] then
+ * x[k+1], .., x[k+15], so the 8 low and the 8 high nibbles of 8 weight bytes each meet one x vector
+ * (no byte interleave per weight row; x is rearranged once per call). */
+static void split_even_odd(size_t K, const float* x, float* xp) {
+  for (size_t k = 0; k < K; k += 16) {
+    const __m256 a = _mm256_loadu_ps(x + k), b = _mm256_loadu_ps(x + k + 8);
+    const __m256 ev = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+    const __m256 od = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    _mm256_storeu_ps(xp + k, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
+    _mm256_storeu_ps(xp + k + 8, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), 0xD8)));
+  }
+}
+
+/* 8 bytes (16 nibbles) -> the 8 low (even k) and 8 high (odd k) values q - 8 as floats. */
+static inline void load_q4x16(const uint8_t* p, __m256* even, __m256* odd) {
+  const __m128i mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+  const __m128i bytes = _mm_loadl_epi64((const __m128i*)p);
+  const __m128i lo = _mm_sub_epi8(_mm_and_si128(bytes, mask), eight);
+  const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), eight);
+  *even = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+  *odd = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+}
+
+#define XP_STACK 4096
+
 void edgert_f32_q4w_gemm__avx2(size_t M, size_t N, size_t K, size_t group, const float* x,
                                const uint8_t* w, const float* scale, const float* bias, float* y) {
   const size_t groups = K / group, kb = K / 2;
+  float xp_stack[XP_STACK];
+  float* xp = NULL;
+  if (group % 16 == 0) xp = K <= XP_STACK ? xp_stack : malloc(K * sizeof(float));
   for (size_t m = 0; m < M; m++) {
     const float* xm = x + m * K;
     float* ym = y + m * N;
     size_t n = 0;
-    if (group % 8 == 0) {
+    if (xp != NULL) {
+      split_even_odd(K, xm, xp);
       for (; n + 4 <= N; n += 4) {
         const uint8_t* w0 = w + n * kb;
         const uint8_t* w1 = w0 + kb;
@@ -138,18 +171,27 @@ void edgert_f32_q4w_gemm__avx2(size_t M, size_t N, size_t K, size_t group, const
         const float* s0 = scale + n * groups;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (size_t g = 0; g < groups; g++) {
-          __m256 p0 = _mm256_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;
-          for (size_t k = g * group; k < (g + 1) * group; k += 8) {
-            const __m256 xv = _mm256_loadu_ps(xm + k);
-            p0 = _mm256_fmadd_ps(xv, load_q4(w0 + k / 2), p0);
-            p1 = _mm256_fmadd_ps(xv, load_q4(w1 + k / 2), p1);
-            p2 = _mm256_fmadd_ps(xv, load_q4(w2 + k / 2), p2);
-            p3 = _mm256_fmadd_ps(xv, load_q4(w3 + k / 2), p3);
+          __m256 e0 = _mm256_setzero_ps(), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
+          for (size_t k = g * group; k < (g + 1) * group; k += 16) {
+            const __m256 xe = _mm256_loadu_ps(xp + k), xo = _mm256_loadu_ps(xp + k + 8);
+            __m256 we, wo;
+            load_q4x16(w0 + k / 2, &we, &wo);
+            e0 = _mm256_fmadd_ps(xe, we, e0);
+            o0 = _mm256_fmadd_ps(xo, wo, o0);
+            load_q4x16(w1 + k / 2, &we, &wo);
+            e1 = _mm256_fmadd_ps(xe, we, e1);
+            o1 = _mm256_fmadd_ps(xo, wo, o1);
+            load_q4x16(w2 + k / 2, &we, &wo);
+            e2 = _mm256_fmadd_ps(xe, we, e2);
+            o2 = _mm256_fmadd_ps(xo, wo, o2);
+            load_q4x16(w3 + k / 2, &we, &wo);
+            e3 = _mm256_fmadd_ps(xe, we, e3);
+            o3 = _mm256_fmadd_ps(xo, wo, o3);
           }
-          a0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(s0[g]), a0);
-          a1 = _mm256_fmadd_ps(p1, _mm256_set1_ps(s0[groups + g]), a1);
-          a2 = _mm256_fmadd_ps(p2, _mm256_set1_ps(s0[2 * groups + g]), a2);
-          a3 = _mm256_fmadd_ps(p3, _mm256_set1_ps(s0[3 * groups + g]), a3);
+          a0 = _mm256_fmadd_ps(_mm256_add_ps(e0, o0), _mm256_set1_ps(s0[g]), a0);
+          a1 = _mm256_fmadd_ps(_mm256_add_ps(e1, o1), _mm256_set1_ps(s0[groups + g]), a1);
+          a2 = _mm256_fmadd_ps(_mm256_add_ps(e2, o2), _mm256_set1_ps(s0[2 * groups + g]), a2);
+          a3 = _mm256_fmadd_ps(_mm256_add_ps(e3, o3), _mm256_set1_ps(s0[3 * groups + g]), a3);
         }
         store4(ym + n, hsum8x4(a0, a1, a2, a3), bias ? bias + n : NULL);
       }
@@ -159,6 +201,7 @@ void edgert_f32_q4w_gemm__avx2(size_t M, size_t N, size_t K, size_t group, const
       ym[n] = bias ? acc + bias[n] : acc;
     }
   }
+  if (xp != NULL && xp != xp_stack) free(xp);
 }
 
 void edgert_f32_f32w_gemm__avx2(size_t M, size_t N, size_t K, const float* x, const float* w,
