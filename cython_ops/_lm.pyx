@@ -15,6 +15,8 @@ from libc.math cimport exp, log1p, sqrt, fabs
 from libc.stdint cimport int8_t, uint8_t
 from libc.string cimport memcpy
 from libc.stdlib cimport malloc, free
+from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock, PyThread_free_lock,
+                               PyThread_acquire_lock, PyThread_release_lock, WAIT_LOCK)
 
 cnp.import_array()
 
@@ -59,15 +61,23 @@ def variant():
 
 
 cdef class ThreadPool:
-    """A pool of ``threads`` threads (the caller counts as one); 1 runs everything inline."""
+    """A pool of ``threads`` threads (the caller counts as one); 1 runs everything inline.
+
+    The C pool runs one job at a time, so calls from several Python threads on one pool take turns
+    (a lock taken with the GIL released); a 1-thread pool needs none."""
     cdef edgert_threadpool* ptr
+    cdef PyThread_type_lock lock
     cdef readonly size_t threads
 
     def __cinit__(self, size_t threads):
+        self.ptr = NULL
+        self.lock = NULL
         if threads < 1:
             raise ValueError("threads must be >= 1")
-        self.ptr = NULL
         if threads > 1:
+            self.lock = PyThread_allocate_lock()
+            if self.lock == NULL:
+                raise MemoryError("cannot allocate the pool lock")
             self.ptr = edgert_threadpool_create(threads)
             if self.ptr == NULL:
                 raise MemoryError(f"cannot start a pool of {threads} threads")
@@ -77,6 +87,9 @@ cdef class ThreadPool:
         if self.ptr != NULL:
             edgert_threadpool_destroy(self.ptr)
             self.ptr = NULL
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
+            self.lock = NULL
 
 
 cdef inline edgert_threadpool* _pool_ptr(pool) except? NULL:
@@ -85,6 +98,20 @@ cdef inline edgert_threadpool* _pool_ptr(pool) except? NULL:
     if not isinstance(pool, ThreadPool):
         raise TypeError(f"pool must be an edgert._ops._lm.ThreadPool, got {type(pool).__name__}")
     return (<ThreadPool>pool).ptr
+
+
+cdef inline PyThread_type_lock _pool_lock(pool):
+    return NULL if pool is None else (<ThreadPool>pool).lock
+
+
+cdef inline void _lock(PyThread_type_lock lock) noexcept nogil:
+    if lock != NULL:
+        PyThread_acquire_lock(lock, WAIT_LOCK)
+
+
+cdef inline void _unlock(PyThread_type_lock lock) noexcept nogil:
+    if lock != NULL:
+        PyThread_release_lock(lock)
 
 
 cdef inline bint _c_array(object a, int typenum):
@@ -126,6 +153,7 @@ def qwgemm(pool, int kind, x, w, scale, bias, size_t group=0, y=None):
     """``y (M, N) = x (M, K) @ W^T + bias`` (see the module doc); x is converted to C-contiguous
     float32 if needed; ``y`` (C-contiguous float32 (M, N)) is written in place when given."""
     cdef edgert_threadpool* p = _pool_ptr(pool)
+    cdef PyThread_type_lock lock = _pool_lock(pool)
     cdef size_t n, k
     n, k = _check_weight(kind, w, scale, group)
     xa = np.ascontiguousarray(x, dtype=np.float32)
@@ -146,7 +174,9 @@ def qwgemm(pool, int kind, x, w, scale, bias, size_t group=0, y=None):
     cdef const float* sp = <const float*>_data(scale) if kind else NULL
     cdef float* yp = <float*>_data(y)
     with nogil:
+        _lock(lock)
         edgert_op_qwgemm(p, kind, m, n, k, group, xp, wp, sp, bp, yp)
+        _unlock(lock)
     return y
 
 
@@ -211,6 +241,7 @@ cdef class DecodeStep:
     cdef size_t emb_group
     cdef const float* final_norm
     cdef edgert_threadpool* pool
+    cdef PyThread_type_lock lock
     cdef float* buf
     cdef float* x
     cdef float* hn
@@ -228,6 +259,7 @@ cdef class DecodeStep:
     def __init__(self, pool, dict model, list layers, list states):
         self.refs = [pool, model, layers, states]
         self.pool = _pool_ptr(pool)
+        self.lock = _pool_lock(pool)
         self.H, self.F = model["hidden"], model["ffn"]
         self.hq, self.hkv, self.d = model["heads"], model["kv_heads"], model["head_dim"]
         self.eps = model["eps"]
@@ -348,9 +380,11 @@ cdef class DecodeStep:
         logits = np.empty(self.V, dtype=np.float32)
         cdef float* out = <float*>_data(logits)
         with nogil:
+            _lock(self.lock)
             self._layers()
             SEQ.rmsnorm(1, self.H, self.x, self.final_norm, self.eps, self.hn)
             run_lin(self.pool, &self.head, self.hn, out)
+            _unlock(self.lock)
         return logits
 
     cdef void _layers(self) noexcept nogil:

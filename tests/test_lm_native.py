@@ -184,3 +184,25 @@ def test_kv_cache_models_use_the_per_op_native_path(tmp_path):
 def test_bad_thread_counts(nokv, threads):
     with pytest.raises(ModelLoadError, match="threads"):
         Lfm2Model.load(nokv, threads=threads)
+
+
+def test_two_python_threads_share_one_model_and_pool(nokv):
+    """Decodes on two states from two Python threads (GIL released in the kernels) take turns on the
+    model's pool and give the same logits as one after the other."""
+    import threading
+
+    m = Lfm2Model.load(nokv, quantize="int8", threads=2)
+    seqs = [np.arange(3, 9), np.arange(40, 47)]
+    expect = [_decode(m, s, 30)[0] for s in seqs]
+    got = [None, None]
+
+    def run(i):
+        got[i] = _decode(m, seqs[i], 30)[0]
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=120)
+    for e, g in zip(expect, got):
+        np.testing.assert_array_equal(g, e)
