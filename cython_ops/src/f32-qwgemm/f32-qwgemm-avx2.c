@@ -8,7 +8,8 @@
  * a reordering of the spec's sum); for groups of a multiple of 16 it reads x split into even / odd
  * k once per call, so each 8 weight bytes give two 8-lane FMAs with no nibble interleave (a malloc
  * only when K > 4096 floats; on failure the one-row path runs).  Rows N % 4 and k tails K % 8 run
- * one row / one k at a time. */
+ * one row / one k at a time.  qs8w and f32w take x rows in pairs (prefill): each weight vector
+ * loaded / widened once feeds both rows. */
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,60 +52,108 @@ static inline void store4(float* y, __m128 s, const float* bias) {
   _mm_storeu_ps(y, s);
 }
 
+/* x row xm against output rows [n0, N) (n0 a multiple of 4). */
+static void qs8w_row(size_t n0, size_t N, size_t K, const float* xm, const int8_t* w, const float* scale,
+                   const float* bias, float* ym) {
+  size_t n = n0;
+  for (; n + 4 <= N; n += 4) {
+    const int8_t* w0 = w + n * K;
+    const int8_t* w1 = w0 + K;
+    const int8_t* w2 = w1 + K;
+    const int8_t* w3 = w2 + K;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    size_t k = 0;
+    for (; k + 16 <= K; k += 16) {  /* two k blocks in flight: 8 independent FMA chains */
+      const __m256 xv = _mm256_loadu_ps(xm + k), xu = _mm256_loadu_ps(xm + k + 8);
+      a0 = _mm256_fmadd_ps(xv, load_qs8(w0 + k), a0);
+      a1 = _mm256_fmadd_ps(xv, load_qs8(w1 + k), a1);
+      a2 = _mm256_fmadd_ps(xv, load_qs8(w2 + k), a2);
+      a3 = _mm256_fmadd_ps(xv, load_qs8(w3 + k), a3);
+      b0 = _mm256_fmadd_ps(xu, load_qs8(w0 + k + 8), b0);
+      b1 = _mm256_fmadd_ps(xu, load_qs8(w1 + k + 8), b1);
+      b2 = _mm256_fmadd_ps(xu, load_qs8(w2 + k + 8), b2);
+      b3 = _mm256_fmadd_ps(xu, load_qs8(w3 + k + 8), b3);
+    }
+    for (; k + 8 <= K; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(xm + k);
+      a0 = _mm256_fmadd_ps(xv, load_qs8(w0 + k), a0);
+      a1 = _mm256_fmadd_ps(xv, load_qs8(w1 + k), a1);
+      a2 = _mm256_fmadd_ps(xv, load_qs8(w2 + k), a2);
+      a3 = _mm256_fmadd_ps(xv, load_qs8(w3 + k), a3);
+    }
+    float s[4];
+    _mm_storeu_ps(s, hsum8x4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2),
+                             _mm256_add_ps(a3, b3)));
+    for (; k < K; k++) {
+      s[0] += xm[k] * (float)w0[k];
+      s[1] += xm[k] * (float)w1[k];
+      s[2] += xm[k] * (float)w2[k];
+      s[3] += xm[k] * (float)w3[k];
+    }
+    store4(ym + n, _mm_mul_ps(_mm_loadu_ps(s), _mm_loadu_ps(scale + n)), bias ? bias + n : NULL);
+  }
+  for (; n < N; n++) {
+    const int8_t* wn = w + n * K;
+    __m256 acc = _mm256_setzero_ps();
+    size_t k = 0;
+    for (; k + 8 <= K; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), load_qs8(wn + k), acc);
+    float s = hsum8(acc);
+    for (; k < K; k++) s += xm[k] * (float)wn[k];
+    s *= scale[n];
+    ym[n] = bias ? s + bias[n] : s;
+  }
+}
+
+/* Two x rows (a prefill) against the 4-row weight blocks: every widened weight vector feeds two
+ * FMAs.  Returns the first output row it did not compute (N rounded down to 4). */
+static size_t qs8w_pair(size_t N, size_t K, const float* xa, const float* xb, const int8_t* w,
+                        const float* scale, const float* bias, float* ya, float* yb) {
+  size_t n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const int8_t* wr = w + n * K;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    size_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(xa + k), xu = _mm256_loadu_ps(xb + k);
+      __m256 q = load_qs8(wr + k);
+      a0 = _mm256_fmadd_ps(xv, q, a0);
+      b0 = _mm256_fmadd_ps(xu, q, b0);
+      q = load_qs8(wr + K + k);
+      a1 = _mm256_fmadd_ps(xv, q, a1);
+      b1 = _mm256_fmadd_ps(xu, q, b1);
+      q = load_qs8(wr + 2 * K + k);
+      a2 = _mm256_fmadd_ps(xv, q, a2);
+      b2 = _mm256_fmadd_ps(xu, q, b2);
+      q = load_qs8(wr + 3 * K + k);
+      a3 = _mm256_fmadd_ps(xv, q, a3);
+      b3 = _mm256_fmadd_ps(xu, q, b3);
+    }
+    float sa[4], sb[4];
+    _mm_storeu_ps(sa, hsum8x4(a0, a1, a2, a3));
+    _mm_storeu_ps(sb, hsum8x4(b0, b1, b2, b3));
+    for (; k < K; k++) {
+      for (int r = 0; r < 4; r++) {
+        sa[r] += xa[k] * (float)wr[r * K + k];
+        sb[r] += xb[k] * (float)wr[r * K + k];
+      }
+    }
+    const __m128 sc = _mm_loadu_ps(scale + n);
+    store4(ya + n, _mm_mul_ps(_mm_loadu_ps(sa), sc), bias ? bias + n : NULL);
+    store4(yb + n, _mm_mul_ps(_mm_loadu_ps(sb), sc), bias ? bias + n : NULL);
+  }
+  return n;
+}
+
 void edgert_f32_qs8w_gemm__avx2(size_t M, size_t N, size_t K, const float* x, const int8_t* w,
                                 const float* scale, const float* bias, float* y) {
-  for (size_t m = 0; m < M; m++) {
-    const float* xm = x + m * K;
-    float* ym = y + m * N;
-    size_t n = 0;
-    for (; n + 4 <= N; n += 4) {
-      const int8_t* w0 = w + n * K;
-      const int8_t* w1 = w0 + K;
-      const int8_t* w2 = w1 + K;
-      const int8_t* w3 = w2 + K;
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-      size_t k = 0;
-      for (; k + 16 <= K; k += 16) {  /* two k blocks in flight: 8 independent FMA chains */
-        const __m256 xv = _mm256_loadu_ps(xm + k), xu = _mm256_loadu_ps(xm + k + 8);
-        a0 = _mm256_fmadd_ps(xv, load_qs8(w0 + k), a0);
-        a1 = _mm256_fmadd_ps(xv, load_qs8(w1 + k), a1);
-        a2 = _mm256_fmadd_ps(xv, load_qs8(w2 + k), a2);
-        a3 = _mm256_fmadd_ps(xv, load_qs8(w3 + k), a3);
-        b0 = _mm256_fmadd_ps(xu, load_qs8(w0 + k + 8), b0);
-        b1 = _mm256_fmadd_ps(xu, load_qs8(w1 + k + 8), b1);
-        b2 = _mm256_fmadd_ps(xu, load_qs8(w2 + k + 8), b2);
-        b3 = _mm256_fmadd_ps(xu, load_qs8(w3 + k + 8), b3);
-      }
-      for (; k + 8 <= K; k += 8) {
-        const __m256 xv = _mm256_loadu_ps(xm + k);
-        a0 = _mm256_fmadd_ps(xv, load_qs8(w0 + k), a0);
-        a1 = _mm256_fmadd_ps(xv, load_qs8(w1 + k), a1);
-        a2 = _mm256_fmadd_ps(xv, load_qs8(w2 + k), a2);
-        a3 = _mm256_fmadd_ps(xv, load_qs8(w3 + k), a3);
-      }
-      float s[4];
-      _mm_storeu_ps(s, hsum8x4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2),
-                               _mm256_add_ps(a3, b3)));
-      for (; k < K; k++) {
-        s[0] += xm[k] * (float)w0[k];
-        s[1] += xm[k] * (float)w1[k];
-        s[2] += xm[k] * (float)w2[k];
-        s[3] += xm[k] * (float)w3[k];
-      }
-      store4(ym + n, _mm_mul_ps(_mm_loadu_ps(s), _mm_loadu_ps(scale + n)), bias ? bias + n : NULL);
-    }
-    for (; n < N; n++) {
-      const int8_t* wn = w + n * K;
-      __m256 acc = _mm256_setzero_ps();
-      size_t k = 0;
-      for (; k + 8 <= K; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), load_qs8(wn + k), acc);
-      float s = hsum8(acc);
-      for (; k < K; k++) s += xm[k] * (float)wn[k];
-      s *= scale[n];
-      ym[n] = bias ? s + bias[n] : s;
-    }
+  size_t m = 0;
+  for (; m + 2 <= M; m += 2) {
+    const size_t n0 = qs8w_pair(N, K, x + m * K, x + (m + 1) * K, w, scale, bias, y + m * N, y + (m + 1) * N);
+    qs8w_row(n0, N, K, x + m * K, w, scale, bias, y + m * N);
+    qs8w_row(n0, N, K, x + (m + 1) * K, w, scale, bias, y + (m + 1) * N);
   }
+  if (m < M) qs8w_row(0, N, K, x + m * K, w, scale, bias, y + m * N);
 }
 
 /* One row of q4w, one group at a time (the rows N % 4, and groups that are not a multiple of 8). */
@@ -204,57 +253,104 @@ void edgert_f32_q4w_gemm__avx2(size_t M, size_t N, size_t K, size_t group, const
   if (xp != NULL && xp != xp_stack) free(xp);
 }
 
+/* x row xm against output rows [n0, N) (n0 a multiple of 4). */
+static void f32w_row(size_t n0, size_t N, size_t K, const float* xm, const float* w, const float* bias,
+                   float* ym) {
+  size_t n = n0;
+  for (; n + 4 <= N; n += 4) {
+    const float* w0 = w + n * K;
+    const float* w1 = w0 + K;
+    const float* w2 = w1 + K;
+    const float* w3 = w2 + K;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    size_t k = 0;
+    for (; k + 16 <= K; k += 16) {  /* two k blocks in flight: 8 independent FMA chains */
+      const __m256 xv = _mm256_loadu_ps(xm + k), xu = _mm256_loadu_ps(xm + k + 8);
+      a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w0 + k), a0);
+      a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w1 + k), a1);
+      a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w2 + k), a2);
+      a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w3 + k), a3);
+      b0 = _mm256_fmadd_ps(xu, _mm256_loadu_ps(w0 + k + 8), b0);
+      b1 = _mm256_fmadd_ps(xu, _mm256_loadu_ps(w1 + k + 8), b1);
+      b2 = _mm256_fmadd_ps(xu, _mm256_loadu_ps(w2 + k + 8), b2);
+      b3 = _mm256_fmadd_ps(xu, _mm256_loadu_ps(w3 + k + 8), b3);
+    }
+    for (; k + 8 <= K; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(xm + k);
+      a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w0 + k), a0);
+      a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w1 + k), a1);
+      a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w2 + k), a2);
+      a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w3 + k), a3);
+    }
+    float s[4];
+    _mm_storeu_ps(s, hsum8x4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2),
+                             _mm256_add_ps(a3, b3)));
+    for (; k < K; k++) {
+      s[0] += xm[k] * w0[k];
+      s[1] += xm[k] * w1[k];
+      s[2] += xm[k] * w2[k];
+      s[3] += xm[k] * w3[k];
+    }
+    store4(ym + n, _mm_loadu_ps(s), bias ? bias + n : NULL);
+  }
+  for (; n < N; n++) {
+    const float* wn = w + n * K;
+    __m256 acc = _mm256_setzero_ps();
+    size_t k = 0;
+    for (; k + 8 <= K; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), _mm256_loadu_ps(wn + k), acc);
+    float s = hsum8(acc);
+    for (; k < K; k++) s += xm[k] * wn[k];
+    ym[n] = bias ? s + bias[n] : s;
+  }
+}
+
+/* Two x rows (a prefill) against the 4-row weight blocks: every weight vector feeds two FMAs.
+ * Returns the first output row it did not compute (N rounded down to 4). */
+static size_t f32w_pair(size_t N, size_t K, const float* xa, const float* xb, const float* w,
+                        const float* bias, float* ya, float* yb) {
+  size_t n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const float* wr = w + n * K;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    size_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(xa + k), xu = _mm256_loadu_ps(xb + k);
+      __m256 q = _mm256_loadu_ps(wr + k);
+      a0 = _mm256_fmadd_ps(xv, q, a0);
+      b0 = _mm256_fmadd_ps(xu, q, b0);
+      q = _mm256_loadu_ps(wr + K + k);
+      a1 = _mm256_fmadd_ps(xv, q, a1);
+      b1 = _mm256_fmadd_ps(xu, q, b1);
+      q = _mm256_loadu_ps(wr + 2 * K + k);
+      a2 = _mm256_fmadd_ps(xv, q, a2);
+      b2 = _mm256_fmadd_ps(xu, q, b2);
+      q = _mm256_loadu_ps(wr + 3 * K + k);
+      a3 = _mm256_fmadd_ps(xv, q, a3);
+      b3 = _mm256_fmadd_ps(xu, q, b3);
+    }
+    float sa[4], sb[4];
+    _mm_storeu_ps(sa, hsum8x4(a0, a1, a2, a3));
+    _mm_storeu_ps(sb, hsum8x4(b0, b1, b2, b3));
+    for (; k < K; k++) {
+      for (int r = 0; r < 4; r++) {
+        sa[r] += xa[k] * wr[r * K + k];
+        sb[r] += xb[k] * wr[r * K + k];
+      }
+    }
+    store4(ya + n, _mm_loadu_ps(sa), bias ? bias + n : NULL);
+    store4(yb + n, _mm_loadu_ps(sb), bias ? bias + n : NULL);
+  }
+  return n;
+}
+
 void edgert_f32_f32w_gemm__avx2(size_t M, size_t N, size_t K, const float* x, const float* w,
                                 const float* bias, float* y) {
-  for (size_t m = 0; m < M; m++) {
-    const float* xm = x + m * K;
-    float* ym = y + m * N;
-    size_t n = 0;
-    for (; n + 4 <= N; n += 4) {
-      const float* w0 = w + n * K;
-      const float* w1 = w0 + K;
-      const float* w2 = w1 + K;
-      const float* w3 = w2 + K;
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-      size_t k = 0;
-      for (; k + 16 <= K; k += 16) {  /* two k blocks in flight: 8 independent FMA chains */
-        const __m256 xv = _mm256_loadu_ps(xm + k), xu = _mm256_loadu_ps(xm + k + 8);
-        a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w0 + k), a0);
-        a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w1 + k), a1);
-        a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w2 + k), a2);
-        a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w3 + k), a3);
-        b0 = _mm256_fmadd_ps(xu, _mm256_loadu_ps(w0 + k + 8), b0);
-        b1 = _mm256_fmadd_ps(xu, _mm256_loadu_ps(w1 + k + 8), b1);
-        b2 = _mm256_fmadd_ps(xu, _mm256_loadu_ps(w2 + k + 8), b2);
-        b3 = _mm256_fmadd_ps(xu, _mm256_loadu_ps(w3 + k + 8), b3);
-      }
-      for (; k + 8 <= K; k += 8) {
-        const __m256 xv = _mm256_loadu_ps(xm + k);
-        a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w0 + k), a0);
-        a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w1 + k), a1);
-        a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w2 + k), a2);
-        a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w3 + k), a3);
-      }
-      float s[4];
-      _mm_storeu_ps(s, hsum8x4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2),
-                               _mm256_add_ps(a3, b3)));
-      for (; k < K; k++) {
-        s[0] += xm[k] * w0[k];
-        s[1] += xm[k] * w1[k];
-        s[2] += xm[k] * w2[k];
-        s[3] += xm[k] * w3[k];
-      }
-      store4(ym + n, _mm_loadu_ps(s), bias ? bias + n : NULL);
-    }
-    for (; n < N; n++) {
-      const float* wn = w + n * K;
-      __m256 acc = _mm256_setzero_ps();
-      size_t k = 0;
-      for (; k + 8 <= K; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), _mm256_loadu_ps(wn + k), acc);
-      float s = hsum8(acc);
-      for (; k < K; k++) s += xm[k] * wn[k];
-      ym[n] = bias ? s + bias[n] : s;
-    }
+  size_t m = 0;
+  for (; m + 2 <= M; m += 2) {
+    const size_t n0 = f32w_pair(N, K, x + m * K, x + (m + 1) * K, w, bias, y + m * N, y + (m + 1) * N);
+    f32w_row(n0, N, K, x + m * K, w, bias, y + m * N);
+    f32w_row(n0, N, K, x + (m + 1) * K, w, bias, y + (m + 1) * N);
   }
+  if (m < M) f32w_row(0, N, K, x + m * K, w, bias, y + m * N);
 }

@@ -65,7 +65,10 @@ void edgert_op_qwgemm(edgert_threadpool* pool, int kind, size_t M, size_t N, siz
     if (tile < 16) tile = 16;
     edgert_threadpool_parallelize(threads > 1 ? pool : NULL, qw_rows, &t, N, tile);
   } else {
-    edgert_threadpool_parallelize(threads > 1 ? pool : NULL, qw_batch, &t, M, 1);
+    /* even tiles (the kernels pair x rows; pairs then do not depend on the thread count) */
+    size_t tile = (M + 2 * threads - 1) / (2 * threads);
+    tile += tile & 1;
+    edgert_threadpool_parallelize(threads > 1 ? pool : NULL, qw_batch, &t, M, tile);
   }
 }
 
