@@ -129,16 +129,19 @@ def test_gated_delta_layer_matches_onnx_linear_attention(ckpt):
     x = np.random.default_rng(1).standard_normal((9, c.hidden_size)).astype(np.float32)
     ours = m._attention(L, 0, x, m.new_state())
     t, d = x.shape[0], c.head_dim
-    q = K.l2_normalize(K.rms_norm((x @ L["q_proj"].data.T).reshape(t, -1, d), L["q_ln"], c.norm_eps))
-    k = K.l2_normalize(K.rms_norm((x @ L["k_proj"].data.T).reshape(t, -1, d), L["k_ln"], c.norm_eps))
-    v = x @ L["v_proj"].data.T
-    beta = 1 / (1 + np.exp(-(x @ L["b_proj"].data.T)))
-    g = L["neg_A"] * np.log1p(np.exp(x @ L["a_proj"].data.T + L["dt_bias"]))
+    from edgert.lm.model import read_checkpoint
+    W = {n: w for n, w in read_checkpoint(p, c).items() if ".self_attn." in n}
+    a = "model.layers.0.self_attn."
+    q = K.l2_normalize(K.rms_norm_ref((x @ W[a + "q_proj.weight"].T).reshape(t, -1, d), L["q_ln"], c.norm_eps))
+    k = K.l2_normalize(K.rms_norm_ref((x @ W[a + "k_proj.weight"].T).reshape(t, -1, d), L["k_ln"], c.norm_eps))
+    v = x @ W[a + "v_proj.weight"].T
+    beta = 1 / (1 + np.exp(-(x @ W[a + "b_proj.weight"].T)))
+    g = L["neg_A"] * np.log1p(np.exp(x @ W[a + "a_proj.weight"].T + L["dt_bias"]))
     node = helper.make_node("LinearAttention", ["q", "k", "v", "", "g", "b"], ["o"], update_rule="gated_delta",
                             q_num_heads=c.num_attention_heads, kv_num_heads=c.num_key_value_heads)
     (o,) = _run_ref(node, {"q": q.reshape(1, t, -1), "k": k.reshape(1, t, -1), "v": v[None],
                            "g": g[None].astype(np.float32), "b": beta[None].astype(np.float32)}, ["o"])
-    np.testing.assert_allclose(ours, o[0] @ L["out_proj"].data.T, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours, o[0] @ W[a + "out_proj.weight"].T, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("attention", ["softmax", "gated_delta"])

@@ -18,28 +18,34 @@ typedef struct {
   int (*available)(void);
   edgert_f32_qs8w_gemm_fn qs8w;
   edgert_f32_q4w_gemm_fn q4w;
+  edgert_f32_f32w_gemm_fn f32w;
 } variant;
 
-#define VARIANT(isa, avail) {#isa, avail, edgert_f32_qs8w_gemm__##isa, edgert_f32_q4w_gemm__##isa}
+#define VARIANT(isa, avail) {#isa, avail, edgert_f32_qs8w_gemm__##isa, edgert_f32_q4w_gemm__##isa, \
+                               edgert_f32_f32w_gemm__##isa}
 static const variant variants[] = {VARIANT(scalar, tester_always), TESTER_SIMD_VARIANTS(VARIANT)};
 #define NV TESTER_ARRAY_SIZE(variants)
 
-static int run_case(size_t M, size_t N, size_t K, size_t group, int q4, int with_bias) {
+/* kind: 0 qs8w, 1 q4w, 2 f32w (float weights in [-1, 1]). */
+static int run_case(size_t M, size_t N, size_t K, size_t group, int kind, int with_bias) {
+  const int q4 = kind == 1, f32 = kind == 2;
   int fails = 0;
   char what[160];
-  snprintf(what, sizeof what, "%s M=%zu N=%zu K=%zu group=%zu bias=%d", q4 ? "q4w" : "qs8w", M, N, K,
+  snprintf(what, sizeof what, "%s M=%zu N=%zu K=%zu group=%zu bias=%d", q4 ? "q4w" : f32 ? "f32w" : "qs8w", M, N, K,
            group, with_bias);
   float* x = tester_alloc_floats(M * K);
   float* bias = tester_alloc_floats(N);
   const size_t groups = q4 ? K / group : 1;
   float* scale = tester_alloc_floats(N * groups);
   uint8_t* w = malloc(q4 ? N * K / 2 + 1 : N * K + 1);
+  float* wf = tester_alloc_floats(N * K);
   float* ref = tester_alloc_floats(M * N);
   float* got = tester_alloc_floats(M * N);
   float* naive = tester_alloc_floats(M * N);
   tester_fill(x, M * K, -1.0f, 1.0f);
   tester_fill(bias, N, -1.0f, 1.0f);
   tester_fill(scale, N * groups, 0.1f / 127.0f, 2.0f / 127.0f);
+  tester_fill(wf, N * K, -1.0f, 1.0f);
   if (q4) {
     for (size_t i = 0; i < N * K / 2; i++) w[i] = (uint8_t)tester_range(0, 255);
   } else {
@@ -51,7 +57,9 @@ static int run_case(size_t M, size_t N, size_t K, size_t group, int q4, int with
       double acc = 0.0;
       for (size_t k = 0; k < K; k++) {
         double wq;
-        if (q4) {
+        if (f32) {
+          wq = (double)wf[n * K + k];
+        } else if (q4) {
           const uint8_t byte = w[n * (K / 2) + k / 2];
           wq = (double)((int)((k & 1) ? byte >> 4 : byte & 0x0F) - 8) * scale[n * groups + k / group];
         } else {
@@ -62,7 +70,9 @@ static int run_case(size_t M, size_t N, size_t K, size_t group, int q4, int with
       naive[m * N + n] = (float)(acc + (b ? b[n] : 0.0));
     }
   }
-  if (q4) {
+  if (f32) {
+    edgert_f32_f32w_gemm__scalar(M, N, K, x, wf, b, ref);
+  } else if (q4) {
     edgert_f32_q4w_gemm__scalar(M, N, K, group, x, w, scale, b, ref);
   } else {
     edgert_f32_qs8w_gemm__scalar(M, N, K, x, (const int8_t*)w, scale, b, ref);
@@ -71,14 +81,16 @@ static int run_case(size_t M, size_t N, size_t K, size_t group, int q4, int with
   for (size_t v = 1; v < NV; v++) {
     if (!variants[v].available()) continue;
     tester_set_sentinel(got, M * N);
-    if (q4) {
+    if (f32) {
+      variants[v].f32w(M, N, K, x, wf, b, got);
+    } else if (q4) {
       variants[v].q4w(M, N, K, group, x, w, scale, b, got);
     } else {
       variants[v].qs8w(M, N, K, x, (const int8_t*)w, scale, b, got);
     }
     fails += tester_check_case(variants[v].name, what, ref, got, M * N, 1e-5f);
   }
-  free(x); free(bias); free(scale); free(w); free(ref); free(got); free(naive);
+  free(x); free(bias); free(scale); free(w); free(ref); free(got); free(naive); free(wf);
   return fails;
 }
 
@@ -87,13 +99,14 @@ int main(int argc, char** argv) {
   for (size_t v = 0; v < NV; v++) tester_report_variant(variants[v].name, variants[v].available);
   int fails = 0, cases = 0;
   static const size_t groups[] = {2, 8, 16, 32, 64};
-  for (int it = 0; it < 300; it++) {
+  for (int it = 0; it < 450; it++) {
     const size_t M = it % 3 == 0 ? 1 : tester_range(1, 5), N = tester_range(1, 40);
-    const int q4 = it % 2;
+    const int kind = it % 3 == 1 ? 1 : (it / 3) % 2 ? 2 : 0;  /* qs8w, q4w, f32w mixed over M */
+    const int q4 = kind == 1;
     const size_t group = groups[tester_range(0, 4)];
     const size_t K = q4 ? group * tester_range(1, 1024 / group > 16 ? 16 : 1024 / group)
                         : tester_range(1, 1024);
-    fails += run_case(M, N, K, group, q4, it % 4 != 1);
+    fails += run_case(M, N, K, group, kind, it % 4 != 1);
     cases++;
   }
   printf("[f32-qwgemm] %d cases, %d failures: %s\n", cases, fails, fails ? "FAIL" : "PASS");

@@ -1,5 +1,5 @@
 """python -m edgert.lm CKPT --prompt "..." [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
-[--seed S] [--stop STR ...] [--quantize int8|q4] [--stats]: stream generated text to stdout."""
+[--seed S] [--stop STR ...] [--quantize int8|q4] [--threads N] [--stats]: stream generated text to stdout."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
     ap.add_argument("--quantize", choices=["int8", "q4"], default=None)
+    ap.add_argument("--threads", type=int, default=1, help="threads for the matrix products (default 1)")
     ap.add_argument("--stats", action="store_true", help="print prefill ms, tokens/s and state bytes to stderr")
     a = ap.parse_args(argv)
     from .generate import TextGenerator
     try:
-        gen = TextGenerator.load(a.checkpoint, quantize=a.quantize)
+        gen = TextGenerator.load(a.checkpoint, quantize=a.quantize, threads=a.threads)
         stream = gen.generate(a.prompt, max_new_tokens=a.max_new_tokens, temperature=a.temperature,
                               top_k=a.top_k, top_p=a.top_p, seed=a.seed, stop=a.stop, stream=True)
         printed = 0

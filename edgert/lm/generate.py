@@ -141,9 +141,10 @@ class TextGenerator:
         self.tokenizer = tokenizer
 
     @classmethod
-    def load(cls, path, quantize=None, tokenizer=None) -> "TextGenerator":
-        """Loads a checkpoint directory; ``tokenizer`` (a path or Tokenizer) defaults to its tokenizer.json."""
-        model = Lfm2Model.load(path, quantize=quantize)
+    def load(cls, path, quantize=None, tokenizer=None, threads: int = 1) -> "TextGenerator":
+        """Loads a checkpoint directory; ``tokenizer`` (a path or Tokenizer) defaults to its tokenizer.json;
+        ``threads`` sizes the model's GEMM thread pool."""
+        model = Lfm2Model.load(path, quantize=quantize, threads=threads)
         tok = tokenizer
         if tok is None and (Path(path) / "tokenizer.json").is_file():
             tok = Path(path) / "tokenizer.json"

@@ -1,9 +1,10 @@
-"""Kernel interface of the language model (numpy implementation).
+"""Kernel interface of the language model: native C kernels, with numpy references.
 
-Every numeric step of the decoder goes through the functions of this module, so that they can be
-replaced one by one by the native C kernels (``edgert._ops``: RMSNorm, SwiGLU, CausalConvWithState,
-LinearAttention, f32/qs8/q4 GEMV and GEMM) without touching the model code.  The contract of each
-function is written down below; a native replacement must keep signature, shapes, dtypes (float32
+Every numeric step of the decoder goes through the functions of this module.  Each public function
+runs the native kernel (``edgert._ops._seq``: RMSNorm, SwiGLU, CausalConvWithState, LinearAttention;
+``edgert._ops._lm``: f32 / int8 / q4 GEMV and GEMM, threaded) and has a numpy reference of the same
+contract (``*_ref``), which :func:`use_reference` switches every call to (the tests compare the two).
+The contract of each function is written down below: signature, shapes, dtypes (float32
 everywhere, int8/uint8 only inside :class:`Weight`) and in-place state updates.
 
 Layouts are token-major and unbatched (batch 1, the decode case):
@@ -25,15 +26,54 @@ Weights are :class:`Weight` objects (``y = x @ W.T``, W of shape ``(out, in)`` a
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
+
+from edgert._ops import _lm as _native_lm
+from edgert._ops import _seq as _native_seq
 
 F32 = np.float32
 Q4_GROUP = 32
+KINDS = ("f32", "int8", "q4")
+
+_mode = threading.local()
+
+
+def reference_mode() -> bool:
+    """True while :func:`use_reference` is active in this thread."""
+    return getattr(_mode, "ref", False)
+
+
+@contextlib.contextmanager
+def use_reference(on: bool = True):
+    """Within the block, every kernel of this module (and the model's decode step) runs its numpy
+    reference instead of the native kernel (this thread only)."""
+    old = reference_mode()
+    _mode.ref = bool(on)
+    try:
+        yield
+    finally:
+        _mode.ref = old
+
+
+def thread_pool(threads: int):
+    """A native thread pool for :func:`gemm` (``threads`` counts the caller; 1: no workers)."""
+    threads = int(threads)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    return _native_lm.ThreadPool(threads)
+
+
+def variants() -> dict:
+    """Native kernel variants in use: {'gemm': 'avx2'|'neon'|'scalar', 'seq': ...}."""
+    return {"gemm": _native_lm.variant(), "seq": _native_seq.variant()}
 
 
 # ----------------------------------------------------------------------------------------- norms
 
-def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
+def rms_norm_ref(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
     """``x / sqrt(mean(x^2, -1) + eps) * weight`` over the last axis (ONNX RMSNormalization, axis=-1)."""
     x = np.asarray(x, dtype=F32)
     ms = np.mean(np.square(x), axis=-1, keepdims=True, dtype=F32)
@@ -45,7 +85,7 @@ def l2_normalize(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return x / np.sqrt(np.sum(np.square(x), axis=-1, keepdims=True, dtype=F32) + F32(eps))
 
 
-def swiglu(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
+def swiglu_ref(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
     """``silu(gate) * up``."""
     return (gate / (F32(1.0) + np.exp(-gate))) * up
 
@@ -64,7 +104,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ causal conv1d
 
-def causal_conv_prefill(x: np.ndarray, weight: np.ndarray, bias, state: np.ndarray) -> np.ndarray:
+def causal_conv_prefill_ref(x: np.ndarray, weight: np.ndarray, bias, state: np.ndarray) -> np.ndarray:
     """Depthwise causal conv of ``x (T, C)`` with ``weight (C, K)``, continuing from ``state (K-1, C)``.
 
     ``y[t, c] = bias[c] + sum_k weight[c, k] * xp[t + k, c]`` with ``xp = concat(state, x)``; afterwards
@@ -84,7 +124,7 @@ def causal_conv_prefill(x: np.ndarray, weight: np.ndarray, bias, state: np.ndarr
     return y
 
 
-def causal_conv_step(x: np.ndarray, weight: np.ndarray, bias, state: np.ndarray) -> np.ndarray:
+def causal_conv_step_ref(x: np.ndarray, weight: np.ndarray, bias, state: np.ndarray) -> np.ndarray:
     """One token ``x (C,)`` of :func:`causal_conv_prefill`; ``state (K-1, C)`` rolls in place."""
     k = weight.shape[1]
     y = x * weight[:, k - 1]
@@ -109,7 +149,7 @@ def _gqa_read(q: np.ndarray, state: np.ndarray, scale: float) -> np.ndarray:
     return (np.matmul(qg, state) * F32(scale)).reshape(hq, state.shape[2])
 
 
-def linear_attention_step(q, k, v, state, update_rule="gated_delta", decay=None, beta=None, scale=0.0):
+def linear_attention_step_ref(q, k, v, state, update_rule="gated_delta", decay=None, beta=None, scale=0.0):
     """One token of ONNX LinearAttention (opset 27); ``state (H_kv, d_k, d_v)`` is updated in place.
 
     q ``(H_q, d_k)``, k ``(H_kv, d_k)``, v ``(H_kv, d_v)``; decay (log space) ``(H_kv,)`` or
@@ -132,8 +172,8 @@ def linear_attention_step(q, k, v, state, update_rule="gated_delta", decay=None,
     return _gqa_read(q, state, sc)
 
 
-def linear_attention_prefill(q, k, v, state, update_rule="gated_delta", decay=None, beta=None, scale=0.0):
-    """T tokens of :func:`linear_attention_step`: q ``(T, H_q, d_k)`` ... -> ``(T, H_q, d_v)``.
+def linear_attention_prefill_ref(q, k, v, state, update_rule="gated_delta", decay=None, beta=None, scale=0.0):
+    """T tokens of :func:`linear_attention_step_ref`: q ``(T, H_q, d_k)`` ... -> ``(T, H_q, d_v)``.
 
     Sequential recurrence (exact); a native kernel may use the chunked WY form instead, which gives the
     same numbers within float tolerance.
@@ -141,7 +181,7 @@ def linear_attention_prefill(q, k, v, state, update_rule="gated_delta", decay=No
     t = q.shape[0]
     out = np.empty((t, q.shape[1], v.shape[2]), dtype=F32)
     for i in range(t):
-        out[i] = linear_attention_step(q[i], k[i], v[i], state, update_rule,
+        out[i] = linear_attention_step_ref(q[i], k[i], v[i], state, update_rule,
                                        None if decay is None else decay[i],
                                        None if beta is None else beta[i], scale)
     return out
@@ -231,12 +271,7 @@ def make_weight(w: np.ndarray, kind: str = "f32") -> Weight:
     raise ValueError(f"unknown weight kind {kind!r} (expected f32, int8 or q4)")
 
 
-def gemv(x: np.ndarray, w: Weight, bias=None) -> np.ndarray:
-    """``y (out,) = W x (in,) + bias``."""
-    return gemm(x[None, :], w, bias)[0]
-
-
-def gemm(x: np.ndarray, w: Weight, bias=None) -> np.ndarray:
+def gemm_ref(x: np.ndarray, w: Weight, bias=None) -> np.ndarray:
     """``Y (T, out) = X (T, in) @ W^T + bias``.
 
     The numpy path dequantizes int8 / q4 weights per call (so the resident weight stays quantized);
@@ -251,3 +286,117 @@ def gemm(x: np.ndarray, w: Weight, bias=None) -> np.ndarray:
     if bias is not None:
         y += bias
     return y.astype(F32, copy=False)
+
+
+def gemv_ref(x: np.ndarray, w: Weight, bias=None) -> np.ndarray:
+    return gemm_ref(x[None, :], w, bias)[0]
+
+
+# ------------------------------------------------------------------ native kernels (same contracts)
+
+def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
+    """Native :func:`rms_norm_ref` (any leading shape)."""
+    if reference_mode():
+        return rms_norm_ref(x, weight, eps)
+    return _native_seq.rms_norm(x, weight, eps)
+
+
+def swiglu(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Native :func:`swiglu_ref`."""
+    if reference_mode():
+        return swiglu_ref(gate, up)
+    return _native_seq.swiglu(gate, up)
+
+
+def causal_conv_prefill(x: np.ndarray, weight: np.ndarray, bias, state: np.ndarray) -> np.ndarray:
+    """Native :func:`causal_conv_prefill_ref` (weight ``(C, K)``, state ``(K-1, C)`` in place)."""
+    if reference_mode():
+        return causal_conv_prefill_ref(x, weight, bias, state)
+    return _native_seq.causal_conv(x, np.ascontiguousarray(np.asarray(weight, F32).T), bias, state)
+
+
+def causal_conv_step(x: np.ndarray, weight: np.ndarray, bias, state: np.ndarray) -> np.ndarray:
+    """Native :func:`causal_conv_step_ref`."""
+    if reference_mode():
+        return causal_conv_step_ref(x, weight, bias, state)
+    return causal_conv_prefill(np.asarray(x, F32)[None, :], weight, bias, state)[0]
+
+
+def causal_conv_gated_ref(bcx: np.ndarray, weight_kc: np.ndarray, bias, state: np.ndarray) -> np.ndarray:
+    """LFM2's short conv on the in_proj output ``bcx (T, 3C)`` = rows ``[B | Cg | X]``:
+    ``Cg * causal_conv(B * X)`` with the tap-major weight ``weight_kc (K, C)``; state holds past ``B * X``."""
+    c = bcx.shape[1] // 3
+    b, cg, xx = bcx[:, :c], bcx[:, c:2 * c], bcx[:, 2 * c:]
+    return cg * causal_conv_prefill_ref(b * xx, np.asarray(weight_kc).T, bias, state)
+
+
+def causal_conv_gated(bcx: np.ndarray, weight_kc: np.ndarray, bias, state: np.ndarray) -> np.ndarray:
+    """Native :func:`causal_conv_gated_ref` (one native call for gating, conv and state update)."""
+    if reference_mode():
+        return causal_conv_gated_ref(bcx, weight_kc, bias, state)
+    return _native_seq.causal_conv_gated(bcx, weight_kc, bias, state)
+
+
+def _la_native(q, k, v, state, update_rule, decay, beta, scale):
+    t, hq, dk = q.shape
+    hkv, dv = k.shape[1], v.shape[2]
+    sc = float(1.0 / np.sqrt(dk)) if not scale else float(scale)
+    d = None if decay is None else np.asarray(decay, F32).reshape(t, -1)
+    b = None if beta is None else np.asarray(beta, F32).reshape(t, -1)
+    y = _native_seq.linear_attention(np.asarray(q, F32).reshape(t, hq * dk), np.asarray(k, F32).reshape(t, hkv * dk),
+                                     np.asarray(v, F32).reshape(t, hkv * dv), state, d, b, hq, hkv, sc, update_rule)
+    return y.reshape(t, hq, dv)
+
+
+def linear_attention_step(q, k, v, state, update_rule="gated_delta", decay=None, beta=None, scale=0.0):
+    """Native :func:`linear_attention_step_ref`."""
+    if reference_mode():
+        return linear_attention_step_ref(q, k, v, state, update_rule, decay, beta, scale)
+    if update_rule not in ("linear", "gated", "delta", "gated_delta"):
+        raise ValueError(f"unknown update_rule {update_rule!r}")
+    return _la_native(np.asarray(q)[None], np.asarray(k)[None], np.asarray(v)[None], state, update_rule,
+                      None if decay is None else np.asarray(decay)[None],
+                      None if beta is None else np.asarray(beta)[None], scale)[0]
+
+
+def linear_attention_prefill(q, k, v, state, update_rule="gated_delta", decay=None, beta=None, scale=0.0):
+    """Native :func:`linear_attention_prefill_ref` (the exact sequential recurrence)."""
+    if reference_mode():
+        return linear_attention_prefill_ref(q, k, v, state, update_rule, decay, beta, scale)
+    if update_rule not in ("linear", "gated", "delta", "gated_delta"):
+        raise ValueError(f"unknown update_rule {update_rule!r}")
+    return _la_native(q, k, v, state, update_rule, decay, beta, scale)
+
+
+def native_weight(w: Weight, bias=None) -> tuple:
+    """``(kind, data, scale, bias, group)`` of a weight as the native kernels take it (the q4 data
+    is already padded to whole groups, so K there is ``2 * data.shape[1]``)."""
+    if bias is not None:
+        bias = np.ascontiguousarray(bias, dtype=F32)
+    return (w.kind, w.data, w.scale, bias, w.group)
+
+
+def native_k(w: Weight) -> int:
+    """The K the native kernel multiplies over (``in`` rounded up to whole q4 groups)."""
+    return 2 * w.data.shape[1] if w.kind == "q4" else w.shape[1]
+
+
+def gemm(x: np.ndarray, w: Weight, bias=None, pool=None) -> np.ndarray:
+    """``Y (T, out) = X (T, in) @ W^T + bias`` on the native kernel for ``w.kind`` (weights used as
+    stored: float32, int8 per channel or 4-bit groups); ``pool`` from :func:`thread_pool`."""
+    if reference_mode():
+        return gemm_ref(x, w, bias)
+    x = np.asarray(x, dtype=F32)
+    k = native_k(w)
+    if x.shape[-1] != k:  # q4 with `in` not a multiple of the group: zero inputs for the pad
+        if x.shape[-1] != w.shape[1]:
+            raise ValueError(f"gemm: x has {x.shape[-1]} features, the weight {w.shape[1]}")
+        x = np.pad(x, ((0, 0), (0, k - x.shape[-1])))
+    if bias is not None:
+        bias = np.ascontiguousarray(bias, dtype=F32)
+    return _native_lm.qwgemm(pool, KINDS.index(w.kind), x, w.data, w.scale, bias, w.group)
+
+
+def gemv(x: np.ndarray, w: Weight, bias=None, pool=None) -> np.ndarray:
+    """``y (out,) = W x (in,) + bias``."""
+    return gemm(np.asarray(x, F32)[None, :], w, bias, pool)[0]

@@ -14,6 +14,12 @@ transformers' ``Lfm2ForCausalLM`` saves them) and runs it token by token with an
 Weights can be quantized at load: ``quantize="int8"`` (per output channel) or ``"q4"`` (groups of 32;
 the embedding table / output head then stays int8); norms, conv taps and the gated-delta vectors stay
 float32.
+
+Every op runs on the native kernels of :mod:`edgert.lm.kernels` (``threads=`` sizes their pool).
+Projections that read the same input are packed into one weight at load (``w1``/``w3``; conv
+``in_proj``; attention ``q/k/v`` (+ ``b``/``a``)), so each is one GEMV per token.  A decode step
+(one token) of a model without a KV cache (conv + gated-delta layers) runs as a single native call
+(:class:`edgert._ops._lm.DecodeStep`) that updates the :class:`DecodeState` arrays in place.
 """
 
 from __future__ import annotations
@@ -154,6 +160,7 @@ class DecodeState:
     def __init__(self, model: "Lfm2Model"):
         c = model.config
         self.pos = 0
+        self._step = None  # (model, native decode step, the state arrays it was built on)
         self.conv = {}
         self.k_cache, self.v_cache = {}, {}
         self.la = {}
@@ -165,6 +172,15 @@ class DecodeState:
             else:
                 self.k_cache[i] = np.zeros((0, c.num_key_value_heads, c.head_dim), F32)
                 self.v_cache[i] = np.zeros((0, c.num_key_value_heads, c.head_dim), F32)
+
+    def __getstate__(self):
+        # copies (copy.deepcopy, pickle) carry the arrays; the native step is rebuilt on first use
+        d = dict(self.__dict__)
+        d["_step"] = None
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
 
     @property
     def nbytes(self) -> int:
@@ -193,9 +209,13 @@ class DecodeState:
 class Lfm2Model:
     """An LFM2 decoder.  ``forward(ids, state)`` consumes tokens and returns their logits."""
 
-    def __init__(self, config: Lfm2Config, tensors: dict, quantize=None, path=""):
+    def __init__(self, config: Lfm2Config, tensors: dict, quantize=None, path="", threads: int = 1):
         if quantize not in (None, "f32", "int8", "q4"):
             raise ModelLoadError(f"quantize={quantize!r}: expected None, 'int8' or 'q4'")
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise ModelLoadError(f"threads={threads!r}: expected an integer >= 1")
+        self.threads = int(threads)
+        self._pool = K.thread_pool(self.threads)
         self.config = c = config
         self.path = str(path)
         self.quantize = quantize or "f32"
@@ -205,47 +225,52 @@ class Lfm2Model:
         head_kind = "int8" if kind == "q4" else kind
         self.embed = K.make_weight(emb, head_kind)
         self.lm_head = self.embed if c.tie_word_embeddings else K.make_weight(tensors["lm_head.weight"], head_kind)
-        self.final_norm = tensors["model.embedding_norm.weight"]
+        self.final_norm = np.ascontiguousarray(tensors["model.embedding_norm.weight"], F32)
+        vec = lambda k: None if tensors.get(k) is None else np.ascontiguousarray(tensors[k], F32)  # noqa: E731
         self.layers = []
         for i, t in enumerate(c.layer_types):
             p = f"model.layers.{i}."
+            # w13 = [w1; w3]: one GEMV for gate and up (rows quantize independently, so packing the
+            # rows together gives the same numbers as two weights).
             L = {"type": t,
-                 "op_norm": tensors[p + "operator_norm.weight"], "ffn_norm": tensors[p + "ffn_norm.weight"],
-                 "w1": K.make_weight(tensors[p + "feed_forward.w1.weight"], kind),
-                 "w3": K.make_weight(tensors[p + "feed_forward.w3.weight"], kind),
+                 "op_norm": vec(p + "operator_norm.weight"), "ffn_norm": vec(p + "ffn_norm.weight"),
+                 "w13": K.make_weight(np.concatenate([tensors[p + "feed_forward.w1.weight"],
+                                                      tensors[p + "feed_forward.w3.weight"]]), kind),
                  "w2": K.make_weight(tensors[p + "feed_forward.w2.weight"], kind)}
             if t == "conv":
                 L["in_proj"] = K.make_weight(tensors[p + "conv.in_proj.weight"], kind)
                 L["out_proj"] = K.make_weight(tensors[p + "conv.out_proj.weight"], kind)
-                L["conv_w"] = np.ascontiguousarray(tensors[p + "conv.conv.weight"][:, 0, :])
-                L["in_b"] = tensors.get(p + "conv.in_proj.bias")
-                L["conv_b"] = tensors.get(p + "conv.conv.bias")
-                L["out_b"] = tensors.get(p + "conv.out_proj.bias")
+                # tap-major (K, C), as the kernel reads it (the checkpoint's (C, 1, K) transposed)
+                L["conv_w_kc"] = np.ascontiguousarray(tensors[p + "conv.conv.weight"][:, 0, :].T)
+                L["in_b"] = vec(p + "conv.in_proj.bias")
+                L["conv_b"] = vec(p + "conv.conv.bias")
+                L["out_b"] = vec(p + "conv.out_proj.bias")
             else:
                 a = p + "self_attn."
-                for n in ("q_proj", "k_proj", "v_proj", "out_proj"):
-                    L[n] = K.make_weight(tensors[a + n + ".weight"], kind)
-                L["q_ln"] = tensors[a + "q_layernorm.weight"]
-                L["k_ln"] = tensors[a + "k_layernorm.weight"]
+                rows = [tensors[a + n + ".weight"] for n in ("q_proj", "k_proj", "v_proj")]
+                L["out_proj"] = K.make_weight(tensors[a + "out_proj.weight"], kind)
+                L["q_ln"] = vec(a + "q_layernorm.weight")
+                L["k_ln"] = vec(a + "k_layernorm.weight")
                 if c.edgert_attention == "gated_delta":
-                    L["b_proj"] = K.make_weight(tensors[a + "b_proj.weight"], kind)
-                    L["a_proj"] = K.make_weight(tensors[a + "a_proj.weight"], kind)
+                    # [q; k; v; b; a]: every projection of the normed input in one GEMV
+                    rows += [tensors[a + "b_proj.weight"], tensors[a + "a_proj.weight"]]
                     L["neg_A"] = -np.exp(tensors[a + "A_log"]).astype(F32)
-                    L["dt_bias"] = tensors[a + "dt_bias"]
+                    L["dt_bias"] = vec(a + "dt_bias")
+                L["qkv"] = K.make_weight(np.concatenate(rows), kind)
             self.layers.append(L)
         d = c.head_dim
         self.inv_freq = (F32(1.0) / (F32(c.rope_theta) ** (np.arange(0, d, 2, dtype=F32) / F32(d)))).astype(F32)
 
     # -------------------------------------------------------------------------- loading
     @classmethod
-    def load(cls, path, quantize=None) -> "Lfm2Model":
-        """Loads a checkpoint directory (config.json + *.safetensors)."""
+    def load(cls, path, quantize=None, threads: int = 1) -> "Lfm2Model":
+        """Loads a checkpoint directory (config.json + *.safetensors); ``threads`` for the GEMMs."""
         path = Path(path)
         if not path.is_dir():
             raise ModelLoadError(f"{path}: not a checkpoint directory (expected config.json + *.safetensors)")
         config = Lfm2Config.from_file(path / "config.json")
         tensors = read_checkpoint(path, config)
-        return cls(config, tensors, quantize=quantize, path=path)
+        return cls(config, tensors, quantize=quantize, path=path, threads=threads)
 
     @property
     def weight_bytes(self) -> int:
@@ -274,33 +299,29 @@ class Lfm2Model:
         return x * cos + rot * sin
 
     def _conv(self, L, i, x, state):
-        h = self.config.hidden_size
-        bcx = K.gemm(x, L["in_proj"], L["in_b"])
-        b, cg, xx = bcx[:, :h], bcx[:, h:2 * h], bcx[:, 2 * h:]
-        bx = b * xx
-        st = state.conv[i]
-        if x.shape[0] == 1:
-            co = K.causal_conv_step(bx[0], L["conv_w"], L["conv_b"], st)[None, :]
-        else:
-            co = K.causal_conv_prefill(bx, L["conv_w"], L["conv_b"], st)
-        return K.gemm(cg * co, L["out_proj"], L["out_b"])
+        bcx = K.gemm(x, L["in_proj"], L["in_b"], self._pool)
+        co = K.causal_conv_gated(bcx, L["conv_w_kc"], L["conv_b"], state.conv[i])
+        return K.gemm(co, L["out_proj"], L["out_b"], self._pool)
 
     def _attention(self, L, i, x, state):
         c = self.config
         t, d, hq, hkv = x.shape[0], c.head_dim, c.num_attention_heads, c.num_key_value_heads
-        q = K.rms_norm(K.gemm(x, L["q_proj"]).reshape(t, hq, d), L["q_ln"], c.norm_eps)
-        k = K.rms_norm(K.gemm(x, L["k_proj"]).reshape(t, hkv, d), L["k_ln"], c.norm_eps)
-        v = K.gemm(x, L["v_proj"]).reshape(t, hkv, d)
+        proj = K.gemm(x, L["qkv"], None, self._pool)
+        nq, nk = hq * d, hkv * d
+        q = K.rms_norm(proj[:, :nq].reshape(t, hq, d), L["q_ln"], c.norm_eps)
+        k = K.rms_norm(proj[:, nq:nq + nk].reshape(t, hkv, d), L["k_ln"], c.norm_eps)
+        v = proj[:, nq + nk:nq + 2 * nk].reshape(t, hkv, d)
         if c.edgert_attention == "gated_delta":
             q, k = K.l2_normalize(q), K.l2_normalize(k)
-            beta = K.sigmoid(K.gemm(x, L["b_proj"]))
-            g = L["neg_A"] * K.softplus(K.gemm(x, L["a_proj"]) + L["dt_bias"])
+            ba = proj[:, nq + 2 * nk:]
+            beta = K.sigmoid(ba[:, :hkv])
+            g = L["neg_A"] * K.softplus(ba[:, hkv:] + L["dt_bias"])
             st = state.la[i]
             if t == 1:
                 o = K.linear_attention_step(q[0], k[0], v[0], st, "gated_delta", g[0], beta[0])[None]
             else:
                 o = K.linear_attention_prefill(q, k, v, st, "gated_delta", g, beta)
-            return K.gemm(o.reshape(t, hq * d), L["out_proj"])
+            return K.gemm(o.reshape(t, hq * d), L["out_proj"], None, self._pool)
         q = self._rope(q, state.pos)
         k = self._rope(k, state.pos)
         kc, vc = state._append_kv(i, k, v)
@@ -315,7 +336,7 @@ class Lfm2Model:
         p = np.exp(s)
         p /= p.sum(axis=-1, keepdims=True)
         o = np.matmul(p, vc.transpose(1, 0, 2)[:, None])                  # (Hkv, g, T, D)
-        return K.gemm(o.transpose(2, 0, 1, 3).reshape(t, hq * d), L["out_proj"])
+        return K.gemm(o.transpose(2, 0, 1, 3).reshape(t, hq * d), L["out_proj"], None, self._pool)
 
     def forward(self, ids, state: DecodeState, all_logits: bool = False) -> np.ndarray:
         """Consumes token ids (T,) after ``state``; returns logits (T, V) or, by default, (V,) of the last."""
@@ -325,6 +346,12 @@ class Lfm2Model:
         if ids.min() < 0 or ids.max() >= self.config.vocab_size:
             bad = int(ids[(ids < 0) | (ids >= self.config.vocab_size)][0])
             raise InputError(f"token id {bad} outside the vocabulary [0, {self.config.vocab_size})")
+        if ids.size == 1:
+            step = self._fast_step(state)
+            if step is not None:
+                logits = step.token(int(ids[0]))
+                state.pos += 1
+                return logits[None] if all_logits else logits
         return self.forward_embeds(self.embed.rows(ids).astype(F32), state, all_logits)
 
     def embed_tokens(self, ids) -> np.ndarray:
@@ -339,6 +366,12 @@ class Lfm2Model:
             raise InputError(f"embeddings must have shape (T>=1, {c.hidden_size}), got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise InputError("embeddings hold NaN or Inf values")
+        if x.shape[0] == 1:
+            step = self._fast_step(state)
+            if step is not None:
+                logits = step.embeds(x[0])
+                state.pos += 1
+                return logits[None] if all_logits else logits
         for i, L in enumerate(self.layers):
             hn = K.rms_norm(x, L["op_norm"], c.norm_eps)
             if L["type"] == "conv":
@@ -346,10 +379,55 @@ class Lfm2Model:
             else:
                 x = x + self._attention(L, i, hn, state)
             hn = K.rms_norm(x, L["ffn_norm"], c.norm_eps)
-            x = x + K.gemm(K.swiglu(K.gemm(hn, L["w1"]), K.gemm(hn, L["w3"])), L["w2"])
+            gu = K.gemm(hn, L["w13"], None, self._pool)
+            f = c.ffn_size
+            x = x + K.gemm(K.swiglu(gu[:, :f], gu[:, f:]), L["w2"], None, self._pool)
         state.pos += x.shape[0]
         if not all_logits:
             x = x[-1:]
         x = K.rms_norm(x, self.final_norm, c.norm_eps)
-        logits = K.gemm(x, self.lm_head)
+        logits = K.gemm(x, self.lm_head, None, self._pool)
         return logits if all_logits else logits[0]
+
+    # -------------------------------------------------------------------------- fused decode step
+    def _fast_step(self, state: DecodeState):
+        """The native one-token step bound to ``state``'s arrays, or None where the model needs the
+        per-op path (a KV cache, reference mode, q4 weights whose input is not whole groups)."""
+        if K.reference_mode() or self.config.edgert_attention != "gated_delta" or self.embed.kind == "q4":
+            return None
+        arrays = [state.conv[i] if L["type"] == "conv" else state.la[i] for i, L in enumerate(self.layers)]
+        cached = state._step
+        if cached is not None and cached[0] is self and all(a is b for a, b in zip(cached[2], arrays)):
+            return cached[1]
+        if not hasattr(self, "_step_plan"):
+            self._step_plan = self._build_step_plan()
+        if self._step_plan is None:
+            return None
+        from edgert._ops import _lm
+        step = _lm.DecodeStep(self._pool, self._step_plan[0], self._step_plan[1], arrays)
+        state._step = (self, step, arrays)
+        return step
+
+    def _build_step_plan(self):
+        weights = [self.lm_head] + [v for L in self.layers for v in L.values() if isinstance(v, K.Weight)]
+        if any(K.native_k(w) != w.shape[1] for w in weights):
+            return None
+        c = self.config
+        e = self.embed
+        model = {"hidden": c.hidden_size, "ffn": c.ffn_size, "heads": c.num_attention_heads,
+                 "kv_heads": c.num_key_value_heads, "head_dim": c.head_dim, "eps": float(c.norm_eps),
+                 "final_norm": self.final_norm, "head": K.native_weight(self.lm_head),
+                 "embed": (e.kind, e.data, e.scale, e.group)}
+        layers = []
+        for L in self.layers:
+            d = {"type": L["type"], "op_norm": L["op_norm"], "ffn_norm": L["ffn_norm"],
+                 "w13": K.native_weight(L["w13"]), "w2": K.native_weight(L["w2"])}
+            if L["type"] == "conv":
+                d.update(in_proj=K.native_weight(L["in_proj"], L["in_b"]),
+                         out_proj=K.native_weight(L["out_proj"], L["out_b"]),
+                         conv_w=L["conv_w_kc"], conv_b=L["conv_b"])
+            else:
+                d.update(qkvba=K.native_weight(L["qkv"]), out_proj=K.native_weight(L["out_proj"]),
+                         q_ln=L["q_ln"], k_ln=L["k_ln"], neg_A=L["neg_A"], dt_bias=L["dt_bias"])
+            layers.append(d)
+        return model, layers

@@ -4,6 +4,8 @@
  *   q4w:  W (N, K) 4-bit, symmetric groups of `group` consecutive k:  two values per byte, low
  *         nibble = even k, stored offset by +8 (q = nibble - 8);  scale (N, K / group):
  *         y[m, n] = sum_g scale[n, g] * sum_{k in g} x[m, k] q[n, k]
+ *   f32w: W (N, K) float32 rows (the unquantized case, same row-dot form):
+ *         y[m, n] = sum_k x[m, k] w[n, k]
  *   then y += bias[n] when bias != NULL.  x (M, K), y (M, N) row-major; M == 1 is the decode GEMV.
  *   q4w needs K % group == 0 and group even.
  *
@@ -22,6 +24,8 @@
 
 typedef void (*edgert_f32_qs8w_gemm_fn)(size_t M, size_t N, size_t K, const float* x, const int8_t* w,
                                         const float* scale, const float* bias, float* y);
+typedef void (*edgert_f32_f32w_gemm_fn)(size_t M, size_t N, size_t K, const float* x, const float* w,
+                                        const float* bias, float* y);
 typedef void (*edgert_f32_q4w_gemm_fn)(size_t M, size_t N, size_t K, size_t group, const float* x,
                                        const uint8_t* w, const float* scale, const float* bias, float* y);
 
@@ -29,7 +33,9 @@ typedef void (*edgert_f32_q4w_gemm_fn)(size_t M, size_t N, size_t K, size_t grou
   void edgert_f32_qs8w_gemm__##isa(size_t M, size_t N, size_t K, const float* x, const int8_t* w,  \
                                    const float* scale, const float* bias, float* y);               \
   void edgert_f32_q4w_gemm__##isa(size_t M, size_t N, size_t K, size_t group, const float* x,      \
-                                  const uint8_t* w, const float* scale, const float* bias, float* y);
+                                  const uint8_t* w, const float* scale, const float* bias, float* y); \
+  void edgert_f32_f32w_gemm__##isa(size_t M, size_t N, size_t K, const float* x, const float* w,   \
+                                   const float* bias, float* y);
 
 EDGERT_F32_QWGEMM_DECLARE(scalar)
 #if EDGERT_ARCH_X86_64
@@ -43,6 +49,7 @@ typedef struct {
   const char* name;
   edgert_f32_qs8w_gemm_fn qs8w;
   edgert_f32_q4w_gemm_fn q4w;
+  edgert_f32_f32w_gemm_fn f32w;
 } edgert_f32_qwgemm_kernels;
 
 /* The variant this CPU runs (AVX2+FMA, NEON, else scalar), from edgert_cpu(). */

@@ -38,12 +38,27 @@ void edgert_f32_q4w_gemm__scalar(size_t M, size_t N, size_t K, size_t group, con
   }
 }
 
+void edgert_f32_f32w_gemm__scalar(size_t M, size_t N, size_t K, const float* x, const float* w,
+                                  const float* bias, float* y) {
+  for (size_t m = 0; m < M; m++) {
+    const float* xm = x + m * K;
+    for (size_t n = 0; n < N; n++) {
+      const float* wn = w + n * K;
+      float acc = 0.0f;
+      for (size_t k = 0; k < K; k++) acc += xm[k] * wn[k];
+      y[m * N + n] = bias ? acc + bias[n] : acc;
+    }
+  }
+}
+
 static const edgert_f32_qwgemm_kernels qw_scalar = {"scalar", edgert_f32_qs8w_gemm__scalar,
-                                                    edgert_f32_q4w_gemm__scalar};
+                                                    edgert_f32_q4w_gemm__scalar, edgert_f32_f32w_gemm__scalar};
 #if EDGERT_ARCH_X86_64
-static const edgert_f32_qwgemm_kernels qw_simd = {"avx2", edgert_f32_qs8w_gemm__avx2, edgert_f32_q4w_gemm__avx2};
+static const edgert_f32_qwgemm_kernels qw_simd = {"avx2", edgert_f32_qs8w_gemm__avx2, edgert_f32_q4w_gemm__avx2,
+                                                  edgert_f32_f32w_gemm__avx2};
 #elif EDGERT_ARCH_ARM64
-static const edgert_f32_qwgemm_kernels qw_simd = {"neon", edgert_f32_qs8w_gemm__neon, edgert_f32_q4w_gemm__neon};
+static const edgert_f32_qwgemm_kernels qw_simd = {"neon", edgert_f32_qs8w_gemm__neon, edgert_f32_q4w_gemm__neon,
+                                                  edgert_f32_f32w_gemm__neon};
 #endif
 
 const edgert_f32_qwgemm_kernels* edgert_f32_qwgemm(void) {
