@@ -423,7 +423,7 @@ def train(args, out_dir):
           f"{sum(p.numel() for p in projector.parameters()):,}, LM {sum(p.numel() for p in lm.parameters()):,}; "
           f"vocab {tok.get_vocab_size()}", flush=True)
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    warm = min(150, args.steps // 10)
+    warm = max(1, min(150, args.steps // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
     rng = np.random.default_rng(args.seed)
@@ -459,8 +459,6 @@ def train(args, out_dir):
                      out_dir / "projector.safetensors")
     save_safetensors({k: v.detach().numpy() for k, v in lm.state_dict().items()}, out_dir / "model.safetensors")
     write_text_atomic(out_dir / "config.json", json.dumps(lm_config_dict(tok.get_vocab_size()), indent=2) + "\n")
-    torch.save({"encoder": encoder.state_dict(), "projector": projector.state_dict(), "lm": lm.state_dict()},
-               out_dir.parent / f".{args.name}_train_state.pt")
     calib = data["images"][: args.calib]
     with tempfile.TemporaryDirectory() as cdir:
         import cv2
@@ -473,9 +471,10 @@ def train(args, out_dir):
         report = quantize_onnx(out_dir / "vision.onnx", out_dir / "vision_int8.onnx", cdir, mean=P.MEAN, std=P.STD,
                                size=(P.IMAGE_SIZE, P.IMAGE_SIZE), force=True, seed=args.seed)
     print(report, flush=True)
-    return {"train_seconds": round(seconds), "final_loss": float(np.mean(history[-100:])),
-            "loss_history": [round(float(np.mean(history[i:i + 250])), 4) for i in range(0, len(history), 250)],
-            "setup_seconds": round(t0 - started)}
+    recipe = {"train_seconds": round(seconds), "final_loss": float(np.mean(history[-100:])),
+              "loss_history": [round(float(np.mean(history[i:i + 250])), 4) for i in range(0, len(history), 250)],
+              "setup_seconds": round(t0 - started), "vocab": tok.get_vocab_size()}
+    return recipe, (encoder, projector, lm)
 
 
 # ------------------------------------------------------------------------------- evaluate
@@ -569,16 +568,13 @@ def main(argv=None) -> int:
     out_dir = out / args.name
     card_path = out / f"{args.name}.json"
     if args.eval_only:
-        recipe = json.loads(card_path.read_text())["recipe"] if card_path.is_file() else json.loads(
-            (out / f".{args.name}_recipe.json").read_text())
+        recipe = json.loads((out_dir / "train_recipe.json").read_text())
     else:
         if (out_dir.exists() or card_path.exists()) and not args.force:
             raise EdgeRTError(f"{out_dir} or {card_path} exists; pass --force to overwrite")
         out_dir.mkdir(parents=True, exist_ok=True)
-        recipe = train(args, out_dir)
-        from tokenizers import Tokenizer
-        recipe["vocab"] = Tokenizer.from_file(str(out_dir / "tokenizer.json")).get_vocab_size()
-        write_text_atomic(out / f".{args.name}_recipe.json", json.dumps(recipe))
+        recipe, _ = train(args, out_dir)
+        write_text_atomic(out_dir / "train_recipe.json", json.dumps(recipe) + "\n")
     metrics = evaluate(args, out_dir, card_path)
     write_card(args, out_dir, card_path, metrics, {k: recipe[k] for k in recipe if k in (
         "train_seconds", "final_loss", "loss_history", "setup_seconds", "vocab")})
