@@ -214,3 +214,14 @@ def test_cli_streams_a_caption(tmp_path, fresh):
     proc = subprocess.run([sys.executable, "-m", "edgert", "vlm", "--image", str(tmp_path / "none.png")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_recipe_is_deterministic_and_writes_no_temporary_files(trained, tmp_path):
+    torch, T, out, *_ = trained
+    again = tmp_path / "again"
+    again.mkdir()
+    args = T.parse_args(["--train", "48", "--steps", "4", "--batch", "8", "--calib", "8", "--threads", "1"])
+    T.train(args, again)
+    for name in ("model.safetensors", "projector.safetensors", "vision.onnx", "tokenizer.json", "config.json"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+    assert not [p.name for p in again.iterdir() if p.suffix == ".tmp" or p.name.startswith(".")]
