@@ -101,7 +101,7 @@ def train_tokenizer(texts, path):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
     os.close(fd)
     tok.save(tmp)
-    os.replace(tmp, path)
+    _publish(tmp, path)
     return tok
 
 
@@ -335,6 +335,14 @@ def encoder_onnx(encoder):
     return model
 
 
+def _publish(tmp, path):
+    """Rename a finished temporary file into place, readable by all (mkstemp creates it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def save_safetensors(tensors, path):
     from safetensors.numpy import save_file
 
@@ -343,7 +351,7 @@ def save_safetensors(tensors, path):
     try:
         save_file({k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()}, tmp,
                   metadata={"format": "np"})
-        os.replace(tmp, path)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -353,7 +361,7 @@ def write_text_atomic(path, text):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    os.replace(tmp, path)
+    _publish(tmp, path)
 
 
 # ------------------------------------------------------------------------------- training
