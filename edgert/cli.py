@@ -1,4 +1,4 @@
-"""The `edgert` command: info, run, bench, quantize, convert, demo, models."""
+"""The `edgert` command: info, run, bench, quantize, convert, demo, models, vlm."""
 from __future__ import annotations
 
 import json
@@ -200,6 +200,32 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_vlm(args) -> int:
+    """Streams the VLM's answer about one image to stdout."""
+    import cv2
+
+    from edgert.tasks.vlm import VLM
+
+    if not os.path.isfile(args.image):
+        raise EdgeRTError(f"--image {args.image}: no such file")
+    image = cv2.imread(args.image, cv2.IMREAD_COLOR)
+    if image is None:
+        raise EdgeRTError(f"--image {args.image}: not an image OpenCV can read")
+    vlm = VLM.load(args.model, threads=args.threads, quantize=args.quantize)
+    stream = vlm.generate(image, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                          top_k=args.top_k, top_p=args.top_p, seed=args.seed, stream=True, color="BGR")
+    for tok in stream:
+        sys.stdout.write(tok.text)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    if args.stats:
+        st = stream.stats
+        print(f"image tokens {st.image_tokens}, prompt tokens {st.prompt_tokens}, new tokens {st.new_tokens}; "
+              f"vision {st.vision_ms:.1f} ms, prefill {st.prefill_ms:.1f} ms, {st.tokens_per_s:.1f} tokens/s; "
+              f"state {st.state_bytes} bytes; stop: {st.stop_reason}", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args) -> int:
     import edgert.bench
 
@@ -346,6 +372,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="the trained models bundled with edgert")
     p.add_argument("--json", action="store_true", help="name, task, path, input shape, sizes, metrics as JSON")
     p.set_defaults(fn=cmd_models)
+
+    p = sub.add_parser("vlm", help="describe an image (or answer a question about it) with the bundled VLM")
+    p.add_argument("--image", required=True, help="image file")
+    p.add_argument("--prompt", default="", help="question; empty (default) asks for a caption")
+    p.add_argument("--model", help="bundled VLM name, its .json card or a model folder (default: the bundled one)")
+    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quantize", choices=("fp32", "int8", "q4"), help="default fp32")
+    p.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    p.add_argument("--stats", action="store_true", help="print prefill time, tokens/s and state size to stderr")
+    p.set_defaults(fn=cmd_vlm)
     return parser
 
 

@@ -198,3 +198,21 @@ def test_cli_headless_demo_exits_cleanly(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "summary: 6 frames" in result.stdout and "Traceback" not in result.stderr
     assert len(_frames(tmp_path / "cli.mp4")) == 6
+
+
+def test_vlm_demo_captions_frames_headless(tmp_path):
+    pytest.importorskip("tokenizers")
+    out = tmp_path / "vlm.mp4"
+    status, text = _run(task="vlm", source="sample", headless=True, frames=3, output=str(out))
+    assert status == 0, text
+    assert "vlm (vlm_digits)" in text
+    captions = [line.split("caption: ", 1)[1] for line in text.splitlines() if "caption: " in line]
+    assert captions and all(c.strip() for c in captions), text
+    frames = _frames(out)
+    assert len(frames) == 3
+    # the caption is drawn over the frame: the bottom band differs from the raw sample frame
+    src = open_source("sample")
+    raw = src.read()
+    src.close()
+    band = slice(frames[0].shape[0] - 20, frames[0].shape[0])
+    assert np.abs(frames[0][band].astype(int) - raw[band].astype(int)).mean() > 5

@@ -97,6 +97,7 @@ def test_app_draws_detector_boxes_on_the_sample(display, tmp_path):
         assert record["describe"] == NO_VLM
     else:
         assert record["describe"] and not record["describe"].startswith("describe failed"), record["describe"]
+        assert CAPTION.match(record["describe"]), record["describe"]
 
     screen = cv2.imread(str(shot), cv2.IMREAD_COLOR)
     win_w, win_h = record["window"]
@@ -209,3 +210,31 @@ def test_worker_reports_a_bad_model_as_a_message():
         assert worker.model_errors and "model.onnx" in worker.model_errors[0]
     finally:
         worker.stop()
+
+
+CAPTION = __import__("re").compile(r"^(no digits|an? [a-z]+ \d at the [a-z ]+?(( and|,) an? [a-z]+ \d at the [a-z ]+?)*)$")
+
+
+def test_describe_streams_the_vlm_caption():
+    sys.path.insert(0, str(APP))
+    try:
+        from describe import Describer, vlm_class
+    finally:
+        sys.path.remove(str(APP))
+    VLM = vlm_class()
+    if VLM is None:
+        pytest.skip("this edgert has no vision-language model")
+    from edgert.zoo.scenes import SceneConfig, SceneGenerator
+
+    scene = SceneGenerator(5, "test", SceneConfig(size=(96, 96), objects=(1, 2))).scene(0)
+    bgr = np.ascontiguousarray(scene.image[:, :, ::-1])
+    messages = []
+    describer = Describer(lambda text, done: messages.append((text, done)), threads=1)
+    assert describer.describe(bgr) is True
+    describer._thread.join(timeout=120)
+    expected = VLM.load(threads=1).generate(scene.image).text
+    assert messages[-1] == (expected, True)
+    streamed = [t for t, done in messages if not done and not t.startswith("loading")]
+    assert len(streamed) >= 3 and streamed[-1] == expected      # text grew piece by piece
+    assert all(expected.startswith(t) for t in streamed)
+    assert CAPTION.match(expected), expected

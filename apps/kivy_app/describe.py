@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 NO_VLM = "no vision-language model in this edgert version"
-PROMPT = "Describe what you see in one sentence."
+PROMPT = ""          # the bundled VLM captions the image for an empty prompt
 
 
 def vlm_class():
@@ -59,7 +59,7 @@ class Describer:
             if self._model is None:
                 self.on_text("loading the vision-language model...", False)
                 self._model = VLM.load(threads=self.threads) if self.threads else VLM.load()
-            for piece in self._model.generate(image, self.prompt, stream=True):
+            for piece in self._model.generate(image, self.prompt, stream=True, color="BGR"):
                 text += str(piece)
                 self.on_text(text, False)
             self.on_text(text, True)

@@ -86,17 +86,36 @@ class ClassifyTask:
         return f"{result[0].label} ({result[0].score:.2f})" if result else ""
 
 
+class VLMTask:
+    """Captions frames with the bundled VLM: each frame shows the newest finished caption (the inference
+    thread captions the latest frame whenever the previous caption is done); headless runs print it."""
+
+    def __init__(self, options: DemoOptions):
+        from edgert.tasks import VLM
+
+        if options.backend != "edgert":
+            raise DemoError("edgert demo vlm runs on the edgert backend only")
+        self.model = VLM.load(options.model, threads=options.threads)
+        self.name = f"vlm ({self.model.name})"
+
+    def __call__(self, image: np.ndarray):
+        return self.model.generate(image, max_new_tokens=48, color="BGR").text
+
+    def draw(self, image: np.ndarray, result) -> None:
+        overlay.draw_caption(image, result)
+
+    @staticmethod
+    def describe(result) -> str:
+        return f"caption: {result}"
+
+
 def make_task(options: DemoOptions):
     if options.task == "detect":
         return DetectTask(options)
     if options.task == "classify":
         return ClassifyTask(options)
     if options.task == "vlm":
-        try:
-            from edgert.tasks import VLM  # noqa: F401
-        except ImportError:
-            raise DemoError("edgert demo vlm: this version of edgert ships no vision-language model yet; "
-                            "use 'detect' or 'classify'") from None
+        return VLMTask(options)
     raise DemoError(f"unknown demo task {options.task!r}; choose one of {', '.join(TASKS)}")
 
 
