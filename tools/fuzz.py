@@ -854,11 +854,13 @@ class Summary:
     hangs: dict = field(default_factory=dict)
     skipped: int = 0
     peak_rss_kib: int = 0
+    peak_rss_index: int = -1                          # the case that raised a worker's RSS to the peak
     by_kind: collections.Counter = field(default_factory=collections.Counter)
 
     def add(self, kind: str, result: dict) -> None:
         self.cases += 1
-        self.peak_rss_kib = max(self.peak_rss_kib, result.get("maxrss_kib", 0))
+        if result.get("maxrss_kib", 0) > self.peak_rss_kib:
+            self.peak_rss_kib, self.peak_rss_index = result["maxrss_kib"], result.get("index", -1)
         status = result["status"]
         self.by_kind[f"{kind}:{status}"] += 1
         if status == "ok":
@@ -876,7 +878,7 @@ class Summary:
     def as_dict(self) -> dict:
         return {"cases": self.cases, "ok": self.ok, "rejected": dict(self.rejected), "bugs": self.bugs,
                 "crashes": self.crashes, "hangs": self.hangs, "skipped": self.skipped,
-                "peak_rss_kib": self.peak_rss_kib, "by_kind": dict(self.by_kind)}
+                "peak_rss_kib": self.peak_rss_kib, "peak_rss_index": self.peak_rss_index, "by_kind": dict(self.by_kind)}
 
     @property
     def failed(self) -> bool:
@@ -901,7 +903,7 @@ class Summary:
             lines.append(f"  {sig}: {e['count']} (e.g. case {e['index']})")
         if self.skipped:
             lines.append(f"skipped (the case generator failed): {self.skipped}")
-        lines.append(f"peak worker RSS: {self.peak_rss_kib / 1024:.0f} MiB")
+        lines.append(f"peak worker RSS: {self.peak_rss_kib / 1024:.0f} MiB (reached at case {self.peak_rss_index})")
         kinds = collections.Counter()
         for key, n in self.by_kind.items():
             kinds[key.split(":")[0]] += n

@@ -63,6 +63,14 @@ def _get(seq: list, i: int):
     return seq[i] if len(seq) > i else None
 
 
+def _ints(node: Node, value, what: str) -> list[int]:
+    """An integer tensor's entries; a float tensor (NaN, 2.5) where ONNX wants int64 is rejected."""
+    value = np.asarray(value)
+    if value.dtype.kind not in "iu":
+        _fail(node, f"{what} must be an integer tensor, got {value.dtype}")
+    return [int(v) for v in value.reshape(-1)]
+
+
 def _axis(node: Node, axis, rank: int, what: str = "axis", inclusive: bool = False) -> int:
     """axis normalised to [0, rank) (or [0, rank] when inclusive, as Flatten allows)."""
     high = rank + 1 if inclusive else rank
@@ -79,7 +87,7 @@ def _axes(node: Node, shapes: list, consts: list, index: int):
         axes = node.attr("axes")
         return None if axes is None else [int(a) for a in axes]
     value = _get(consts, index)
-    return None if value is None else [int(a) for a in np.asarray(value).reshape(-1)]
+    return None if value is None else _ints(node, value, "axes")
 
 
 def _check_size(node: Node, shape, itemsize: int = 4) -> None:
@@ -109,7 +117,7 @@ def _single_axis(node, shapes, consts, opset):
         axis = _get(consts, 1)
         if axis is None:
             return
-        axis = int(np.asarray(axis).reshape(-1)[0])
+        axis = (_ints(node, axis, "axis") or [0])[0]
     elif node.op_type in ("Softmax", "LogSoftmax", "Hardmax"):
         axis = node.attr("axis", -1 if opset >= 13 else 1)
     else:
@@ -132,6 +140,8 @@ def _gather(node, shapes, consts, opset):
         _fail(node, "data must have rank >= 1")
     axis = _axis(node, node.attr("axis", 0), rank)
     indices = _get(consts, 1)
+    if indices is not None and indices.dtype.kind not in "iu":
+        _fail(node, f"indices must be an integer tensor, got {indices.dtype}")
     if indices is not None and indices.size:
         dim = shapes[0][axis]
         low, high = int(indices.min()), int(indices.max())
@@ -172,7 +182,7 @@ def _split(node, shapes, consts, opset):
         sizes = node.attr("split")
     if sizes is None or np.asarray(sizes).size == 0:
         return
-    sizes = [int(s) for s in np.asarray(sizes).reshape(-1)]
+    sizes = _ints(node, sizes, "split sizes")
     dim = shapes[0][axis]
     if any(s < 0 for s in sizes) or sum(sizes) != dim:
         _fail(node, f"split sizes {sizes} do not add up to the {dim} elements of axis {axis}")
@@ -287,6 +297,8 @@ def _window(node, shapes, consts, opset):
         spans = [i + pads[a] + pads[a + spatial] - e for a, (i, e) in enumerate(zip(x[2:], extent))]
         if min(spans) < 0:
             _fail(node, f"the {list(extent)} window is larger than the padded input {list(x[2:])}")
+        channels = w[0] if w is not None else x[1]
+        _check_size(node, [x[0], channels] + [sp // st + 1 for sp, st in zip(spans, strides)])
 
 
 # ------------------------------------------------------------------ shapes
@@ -301,7 +313,7 @@ def _reshape(node, shapes, consts, opset):
     target = np.asarray(target)
     if target.ndim != 1:
         _fail(node, f"the shape input must be 1-D, got a rank-{target.ndim} tensor")
-    target = [int(s) for s in target]
+    target = _ints(node, target, "shape")
     allowzero = node.attr("allowzero", 0)
     if any(s < -1 for s in target) or target.count(-1) > 1:
         _fail(node, f"shape {target}: entries must be >= -1, with at most one -1")
@@ -331,7 +343,7 @@ def _expand(node, shapes, consts, opset):
     target = np.asarray(target)
     if target.ndim != 1:
         _fail(node, f"the shape input must be 1-D, got a rank-{target.ndim} tensor")
-    target = tuple(int(s) for s in target)
+    target = tuple(_ints(node, target, "shape"))
     if any(s < 0 for s in target):
         _fail(node, f"shape {list(target)} has a negative dimension")
     _check_size(node, _broadcast(node, [shapes[0], target], "input and shape"))
@@ -342,7 +354,7 @@ def _tile(node, shapes, consts, opset):
     repeats = _get(consts, 1)
     if shapes[0] is None or repeats is None:
         return
-    repeats = [int(r) for r in np.asarray(repeats).reshape(-1)]
+    repeats = _ints(node, repeats, "repeats")
     if len(repeats) != len(shapes[0]):
         _fail(node, f"{len(repeats)} repeats for a rank-{len(shapes[0])} input")
     if any(r < 0 for r in repeats):
@@ -359,7 +371,7 @@ def _constant_of_shape(node, shapes, consts, opset):
     if target.ndim != 1:
         _fail(node, f"the shape input must be 1-D, got a rank-{target.ndim} tensor")
     value = node.attr("value")
-    _check_size(node, [int(s) for s in target], 4 if value is None else np.asarray(value).dtype.itemsize)
+    _check_size(node, _ints(node, target, "shape"), 4 if value is None else np.asarray(value).dtype.itemsize)
 
 
 @check("Range")
@@ -403,6 +415,13 @@ def _elementwise(node, shapes, consts, opset):
     _check_size(node, _broadcast(node, shapes), 1)
 
 
+@check("Clip")
+def _clip(node, shapes, consts, opset):
+    for name, s in zip(("min", "max"), shapes[1:3]):
+        if s is not None and math.prod(s) != 1:
+            _fail(node, f"{name} of shape {list(s)} must be a scalar")
+
+
 @check("MatMul", "MatMulInteger")
 def _matmul(node, shapes, consts, opset):
     a, b = _get(shapes, 0), _get(shapes, 1)
@@ -443,5 +462,5 @@ def _batchnorm(node, shapes, consts, opset):
     if len(x) < 2:
         _fail(node, f"input must have rank >= 2, got {list(x)}")
     for name, s in zip(("scale", "B", "input_mean", "input_var"), shapes[1:5]):
-        if s is not None and math.prod(s) != x[1]:
-            _fail(node, f"{name} has {math.prod(s)} elements for {x[1]} channels")
+        if s is not None and (len(s) != 1 or s[0] != x[1]):
+            _fail(node, f"{name} of shape {list(s)} must be [{x[1]}], one value per channel")

@@ -63,7 +63,7 @@ def clamp_bounds(graph: Graph, node: Node) -> tuple[float, float] | None:
             bounds.append(default)
             continue
         value = graph.constants.get(name)
-        if value is None:
+        if value is None or value.size != 1:  # not a scalar: the planner's check rejects it
             return None
         bounds.append(float(value.reshape(-1)[0]))
     return bounds[0], bounds[1]
