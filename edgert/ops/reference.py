@@ -621,7 +621,9 @@ def _resize(node, inputs, opset):
     if sizes is None:
         sizes = [int(math.floor(d * s)) for d, s in zip(x.shape, scales)]
     y = x
-    for axis in range(x.ndim):
+    # Axes are resized one at a time (separable); shrinking ones first keeps every intermediate no
+    # larger than it must be, and the blend runs in the input's float type, not float64.
+    for axis in sorted(range(x.ndim), key=lambda a: sizes[a] / max(x.shape[a], 1)):
         if sizes[axis] == x.shape[axis] and scales[axis] == 1.0:
             continue
         coords = _source_coords(ctm, sizes[axis], x.shape[axis], scales[axis])
@@ -632,11 +634,17 @@ def _resize(node, inputs, opset):
             coords = np.clip(coords, 0, x.shape[axis] - 1)
         lo = np.clip(np.floor(coords), 0, x.shape[axis] - 1).astype(np.int64)
         hi = np.minimum(lo + 1, x.shape[axis] - 1)
-        frac = (coords - lo).astype(np.float64)
+        blend = x.dtype if x.dtype.kind == "f" else np.float64
+        frac = (coords - lo).astype(blend)
         shape = [1] * x.ndim
         shape[axis] = -1
         frac = frac.reshape(shape)
-        y = (np.take(y, lo, axis=axis) * (1 - frac) + np.take(y, hi, axis=axis) * frac)
+        low = np.take(y, lo, axis=axis).astype(blend, copy=False)
+        high = np.take(y, hi, axis=axis).astype(blend, copy=False)
+        high -= low
+        high *= frac
+        low += high
+        y = low
     return [y.astype(x.dtype)]
 
 
