@@ -33,7 +33,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import edgert
 import model_zoo as mz
-from edgert.errors import EdgeRTError, InputError, ModelLoadError, UnsupportedOperatorError
+from edgert.errors import EdgeRTError, InputError, ModelLoadError, OperatorArgumentError, UnsupportedOperatorError
 
 REPO = Path(__file__).resolve().parents[1]
 def deterministic(examples: int) -> settings:
@@ -282,6 +282,32 @@ def test_input_and_output_counts_follow_the_schema():
     model = _conv_model()
     model.graph.node[0].input[0] = ""
     _rejected(model, "required input 0 is empty")
+
+
+def _ska_model(n_inputs=2, w_shape=(1, 18, 5, 5), **attrs):
+    ins = ["x", "w"][:n_inputs] + ["x"] * max(0, n_inputs - 2)
+    node = helper.make_node("SKA", ins, ["y"], name="ska", domain="ai.edgert", **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 5, 5]),
+                                            helper.make_tensor_value_info("w", TensorProto.FLOAT, list(w_shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.edgert", 1)])
+
+
+def test_ska_is_the_ai_edgert_operator_files_may_use():
+    sess = edgert.load(_ska_model(kernel_size=3), threads=1, backend="edgert")
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((1, 4, 5, 5), np.float32), rng.standard_normal((1, 18, 5, 5), np.float32)
+    from edgert.ops.ska import ska_reference
+
+    np.testing.assert_allclose(sess.run({"x": x, "w": w})["y"], ska_reference(x, w, 3), rtol=1e-6, atol=1e-6)
+    _rejected(_ska_model(n_inputs=3), "node 'ska' (SKA)", "takes 2 inputs")
+    _rejected(_ska_model(kernel_size=3.0), "attribute 'kernel_size' is not an integer attribute")
+    _rejected(_ska_model(stride=2), "attribute 'stride'")
+    # W holds 3 weight groups of 9 taps: 4 channels are not a multiple of 3.
+    with pytest.raises(OperatorArgumentError, match="node 'ska'.*not a multiple"):
+        edgert.load(_ska_model(w_shape=(1, 27, 5, 5)), threads=1, backend="edgert")
+    with pytest.raises(OperatorArgumentError, match="positive odd"):
+        edgert.load(_ska_model(kernel_size=2), threads=1, backend="edgert")
 
 
 def test_operator_names_and_domains():

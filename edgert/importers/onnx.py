@@ -37,6 +37,10 @@ MAX_TENSOR_BYTES = 1 << 48
 # The domain of the fused operators edgert's own passes create: reserved, never read from a file.
 RESERVED_DOMAIN = "ai.edgert"
 
+# Of that domain, the operators a file may contain (edgert convert writes them), with their
+# input count, output count and integer attributes.
+FILE_OPERATORS = {"SKA": (2, 1, {"kernel_size"})}
+
 # ONNX element type -> (numpy dtype, the TensorProto field holding its values when not raw_data).
 # 16-bit floats travel as their bit patterns in int32_data; bfloat16 is ml_dtypes' (an onnx dependency).
 _ELEMENT_TYPES: dict[int, tuple[np.dtype, str]] = {}
@@ -303,6 +307,24 @@ def _default_schema(op_type: str, opset: int):
         return None
 
 
+def _check_file_operator(node, where: str) -> None:
+    """An ai.edgert node in a file: one of FILE_OPERATORS, with its arity and integer attributes."""
+    from onnx import AttributeProto as A
+
+    spec = FILE_OPERATORS.get(node.op_type)
+    if spec is None:
+        raise ModelLoadError(f"{where}: domain '{RESERVED_DOMAIN}' is reserved for edgert's internal operators "
+                             f"(files may use {', '.join(sorted(FILE_OPERATORS))})")
+    n_in, n_out, attrs = spec
+    if len(node.input) != n_in or len(node.output) != n_out or not all(node.input):
+        raise ModelLoadError(f"{where}: takes {n_in} inputs and {n_out} output, has {len(node.input)} and "
+                             f"{len(node.output)}")
+    for a in node.attribute:
+        if a.name not in attrs or a.type != A.INT:
+            raise ModelLoadError(f"{where}: attribute '{a.name}' is not an integer attribute of "
+                                 f"{node.op_type} (it has {sorted(attrs)})")
+
+
 def _check_arity(node, where: str, schema) -> None:
     """Input/output counts within the schema's bounds (later stages index inputs by position)."""
     n_in, n_out = len(node.input), len(node.output)
@@ -517,7 +539,7 @@ def import_onnx(model: Any) -> Graph:
         used_names.add(name)
         where = f"{source}: node '{name}' ({n.op_type})"
         if n.domain == RESERVED_DOMAIN:
-            raise ModelLoadError(f"{where}: domain '{RESERVED_DOMAIN}' is reserved for edgert's internal operators")
+            _check_file_operator(n, where)
         domain = "" if n.domain == "ai.onnx" else n.domain
         schema = None
         if domain == "":

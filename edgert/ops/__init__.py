@@ -8,5 +8,6 @@ pools, activations) run on the native kernels instead; see edgert.runtime.lower.
 from edgert.ops.reference import REFERENCE, has_reference, run_reference
 from edgert.ops import quantized  # noqa: F401  (registers the quantization operators)
 from edgert.ops import sequence  # noqa: F401  (registers RMSNormalization, CausalConvWithState, LinearAttention)
+from edgert.ops import ska  # noqa: F401  (registers ai.edgert SKA)
 
 __all__ = ["REFERENCE", "has_reference", "run_reference"]
