@@ -462,6 +462,39 @@ cdef class Transpose2d:
                                          <const unsigned char*>self.x, <unsigned char*>self.y)
 
 
+cdef extern from "edgert/f32-ska.h":
+    void edgert_op_f32_ska(edgert_threadpool* pool, size_t batch, size_t H, size_t W, size_t C, size_t G,
+                           size_t k, const float* x, const float* wt, float* y) nogil
+
+
+cdef class Ska:
+    """LSNet's SKA (edgert/f32-ska.h) on NHWC arrays: x (N, H, W, C), per-pixel kernels
+    wt (N, H, W, G*k*k), y (N, H, W, C); output rows split over the pool."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const float* x
+    cdef const float* wt
+    cdef float* y
+    cdef size_t batch, H, W, C, G, k
+
+    def __init__(self, ThreadPool pool, x, wt, y, size_t batch, size_t H, size_t W, size_t C, size_t G,
+                 size_t k):
+        if k % 2 == 0 or G == 0 or C % G:
+            raise ValueError(f"SKA: k={k} must be odd and C={C} a multiple of G={G}")
+        self.x, self.wt, self.y = f32_ptr(x, "x"), f32_ptr(wt, "wt"), f32_ptr(y, "y")
+        expect_size(x, batch * H * W * C, "x")
+        expect_size(wt, batch * H * W * G * k * k, "wt")
+        expect_size(y, batch * H * W * C, "y")
+        self.refs = (pool, x, wt, y)
+        self.pool = pool.ptr
+        self.batch, self.H, self.W, self.C, self.G, self.k = batch, H, W, C, G, k
+
+    def __call__(self):
+        with nogil:
+            edgert_op_f32_ska(self.pool, self.batch, self.H, self.W, self.C, self.G, self.k,
+                              self.x, self.wt, self.y)
+
+
 # ------------------------------------------------------------------------------------------------
 # int8 (qs8) steps. Arithmetic: include/edgert/qs8-requant.h. Activations are int8 NHWC
 # (C-contiguous), scales float32, packed weights uint8 byte buffers from the qs8_*_pack functions

@@ -123,6 +123,32 @@ def test_ska_matches_the_official_index_math():
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("n, c, groups, k, h, w", [
+    (1, 64, 8, 3, 9, 7),      # LSNet's shape rule (G = C/8): the SIMD path
+    (2, 96, 12, 5, 6, 11),    # G not a multiple of 8 on x86 (scalar fallback), of 4 on NEON it is
+    (1, 24, 24, 7, 3, 4),     # window larger than the image
+    (1, 6, 3, 1, 5, 5),
+])
+def test_ska_native_kernel_matches_the_spec(n, c, groups, k, h, w):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("SKA", ["x", "w"], ["y"], name="ska", domain="ai.edgert", kernel_size=k)
+    graph = helper.make_graph([node], "ska", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, w]),
+                                              helper.make_tensor_value_info("w", TensorProto.FLOAT,
+                                                                            [n, groups * k * k, h, w])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.edgert", 1)])
+    rng = np.random.default_rng(k)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((n, groups * k * k, h, w)).astype(np.float32)
+    ref = ska_reference(x, wt, k)
+    for threads in (1, 2):
+        sess = edgert.load(model, threads=threads, backend="edgert")
+        steps = sess.plan_for(sess.static_input_shapes()).steps
+        assert [s.label for s in steps if s.node == "ska"] == [f"SKA[{k}x{k}]"]  # the native kernel, not numpy
+        np.testing.assert_allclose(sess.run({"x": x, "w": wt})["y"], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
 def test_ska_reference_rejects_inconsistent_shapes():
     x = np.zeros((1, 12, 4, 4), np.float32)
     with pytest.raises(ValueError, match="multiple"):

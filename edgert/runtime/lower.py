@@ -192,6 +192,31 @@ def _dwpw_fusion_pays(dw_output_bytes: int) -> bool:
     return dw_output_bytes > last_level_cache_bytes() // 2
 
 
+@lowering("SKA", domain=EDGERT_DOMAIN)
+def lower_ska(p: Planner, node: Node, ins):
+    """LSNet's SKA on the native kernel, NHWC in and out; the per-pixel kernels W [N, G*k*k, H, W]
+    in NHWC are exactly the kernel's (N, H, W, G*k*k). Anything unusual goes to the reference,
+    which reports it."""
+    x, w = ins
+    k = node.attr("kernel_size", 3)
+    if not (_is_f32_runtime(x) and w is not None and w.dtype == F32) or len(x.shape) != 4 or len(w.shape) != 4:
+        return None
+    n, c, h, wd = x.shape
+    if k < 1 or k % 2 == 0 or tuple(w.shape[::2]) != (n, h) or w.shape[3] != wd or w.shape[1] % (k * k):
+        return None
+    groups = w.shape[1] // (k * k)
+    if groups == 0 or c % groups:
+        return None
+    x, w = p.as_layout(x, NHWC), p.as_layout(w, NHWC)
+    y = p.new_value(node.outputs[0], (n, c, h, wd), F32, NHWC)
+
+    def build(views):
+        return K.Ska(p.pool, views[x], views[w], views[y], n, h, wd, c, groups, k)
+
+    p.emit(StepSpec(f"SKA[{k}x{k}]", node.name, [x, w], [y], build, macs=n * h * wd * c * k * k))
+    return [y]
+
+
 @lowering("DepthwisePointwise", domain=EDGERT_DOMAIN)
 def lower_depthwise_pointwise(p: Planner, node: Node, ins):
     """ai.edgert fused node (passes.fuse_depthwise_pointwise): depthwise conv, then 1x1 conv."""
