@@ -627,6 +627,10 @@ BAD_ARGUMENTS = [
      None, "axes must be an integer tensor"),
     ("conv-huge-pads", lambda: _single("Conv", ["x", "w"], [1, 2, 5, 5], [_const("w", np.ones((4, 2, 3, 3)), np.float32)],
                                        pads=[0, 0, 0, 1 << 62]), None, "more than this machine's memory"),
+    ("resize-negative-scale", lambda: _single("Resize", ["x", "", "s"], [2, 3], [_const("s", [1e6, -1.0], np.float32)]),
+     None, "must be positive"),
+    ("resize-huge-output", lambda: _single("Resize", ["x", "", "s"], [2, 3], [_const("s", [1e6, 1e6], np.float32)]),
+     None, "more than this machine's memory"),
     # Custom-domain nodes named like ONNX operators are not lowered as ONNX operators.
     ("custom-domain-conv", lambda: _single("Conv", ["x"], [1, 2, 5, 5], domain="com.microsoft"), None,
      "Conv (domain 'com.microsoft')"),

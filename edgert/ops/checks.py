@@ -301,6 +301,36 @@ def _window(node, shapes, consts, opset):
         _check_size(node, [x[0], channels] + [sp // st + 1 for sp, st in zip(spans, strides)])
 
 
+@check("Resize", "Upsample")
+def _resize(node, shapes, consts, opset):
+    """Positive scales / non-negative sizes, and an output that fits in memory (a fuzzed 1e6 scale
+    otherwise allocates, or loops over, terabytes)."""
+    x = shapes[0]
+    if x is None:
+        return
+    if opset < 11:
+        scales = _get(consts, 1) if len(shapes) > 1 else node.attr("scales")
+        sizes = None
+    else:
+        scales, sizes = _get(consts, 2), _get(consts, 3)
+        if _get(shapes, 3) is not None and sizes is None or _get(shapes, 2) is not None and scales is None:
+            return  # computed at run time: the reference checks them
+    if sizes is not None and np.asarray(sizes).size:
+        sizes = _ints(node, sizes, "sizes")
+        if any(s < 0 for s in sizes):
+            _fail(node, f"sizes {sizes} must not be negative")
+        if node.attr("axes") is None and len(sizes) == len(x):
+            _check_size(node, sizes)
+        return
+    if scales is None or np.asarray(scales).size == 0:
+        return
+    scales = np.asarray(scales, np.float64).reshape(-1)
+    if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        _fail(node, f"scales {scales.tolist()} must be positive")
+    if node.attr("axes") is None and len(scales) == len(x):
+        _check_size(node, [int(math.floor(d * s)) for d, s in zip(x, scales)])
+
+
 # ------------------------------------------------------------------ shapes
 
 

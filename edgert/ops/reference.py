@@ -110,7 +110,7 @@ def _gelu(node, inputs, opset):
         y = 0.5 * x64 * (1 + np.tanh(math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64**3)))
     else:
         y = 0.5 * x64 * (1 + _erf(x64 / math.sqrt(2)))
-    return [y.astype(x.dtype)]
+    return [y.astype(x.dtype, copy=False)]
 
 
 @ref("Clip")
@@ -620,6 +620,10 @@ def _resize(node, inputs, opset):
     scales, sizes = _resize_scales_sizes(node, inputs, opset, x)
     if sizes is None:
         sizes = [int(math.floor(d * s)) for d, s in zip(x.shape, scales)]
+    if any(s < 0 for s in sizes) or not all(np.isfinite(scales)) or any(s <= 0 for s in scales):
+        raise ValueError(f"scales {list(scales)} / sizes {list(sizes)} must be positive")
+    if math.prod(sizes) == 0:  # numpy's take would still loop over every index of the other axes
+        return [np.zeros(sizes, x.dtype)]
     y = x
     # Axes are resized one at a time (separable); shrinking ones first keeps every intermediate no
     # larger than it must be, and the blend runs in the input's float type, not float64.
@@ -645,7 +649,7 @@ def _resize(node, inputs, opset):
         high *= frac
         low += high
         y = low
-    return [y.astype(x.dtype)]
+    return [y.astype(x.dtype, copy=False)]
 
 
 # ------------------------------------------------------------------ spatial (used for folding and tests)
