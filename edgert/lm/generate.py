@@ -33,6 +33,9 @@ class Token:
     index: int
     state_bytes: int
 
+    def __str__(self) -> str:
+        return self.text
+
 
 @dataclass
 class GenerationStats:
@@ -72,7 +75,8 @@ class TokenStream:
             raise
 
 
-def _check_args(max_new_tokens, temperature, top_k, top_p, seed):
+def check_generation_args(max_new_tokens, temperature, top_k, top_p, seed):
+    """(max_new_tokens, temperature, top_k, top_p) validated and converted, or GenerationError."""
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 0:
         raise GenerationError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
     try:
@@ -92,6 +96,69 @@ def _check_args(max_new_tokens, temperature, top_k, top_p, seed):
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise GenerationError(f"seed must be a non-negative integer or None, got {seed!r}")
     return int(max_new_tokens), t, int(top_k), p
+
+
+def parse_stops(stop):
+    """``stop`` (None, a string, a token id or a list of them) as (strings, token ids)."""
+    if stop is None:
+        return [], set()
+    items = [stop] if isinstance(stop, (str, int, np.integer)) else list(stop)
+    strings, ids = [], set()
+    for s in items:
+        if isinstance(s, str):
+            if not s:
+                raise GenerationError("stop strings must be non-empty")
+            strings.append(s)
+        elif isinstance(s, (int, np.integer)) and not isinstance(s, bool):
+            ids.add(int(s))
+        else:
+            raise GenerationError(f"stop entries must be strings or token ids, got {s!r}")
+    return strings, ids
+
+
+def decode_loop(model, logits, state, n, sampling, rng, eos, stop_ids, strings, decode, stats):
+    """Samples from ``logits`` (the prefill's), then decodes one token at a time on ``state`` until eos, a
+    stop token, a stop string or ``n`` tokens, yielding a :class:`Token` for each.  ``decode(ids) -> str``
+    (None: no text) releases text as stop strings and UTF-8 sequences allow.  Fills the decode fields of
+    ``stats`` and returns (token ids, text)."""
+    temperature, top_k, top_p = sampling
+    out, released, reason, text = [], "", "length", None
+    decode_s, steps = 0.0, 0
+    while True:
+        tok = sample_token(logits, rng, temperature, top_k, top_p)
+        if tok in eos:
+            reason = "eos"
+            break
+        if tok in stop_ids:
+            reason = "stop_token"
+            break
+        out.append(tok)
+        piece = ""
+        if decode is not None:
+            full = decode(out)
+            hit = min((full.find(s) for s in strings if s in full), default=-1)
+            if hit >= 0:
+                text, reason = full[:hit], "stop_string"
+                yield Token(tok, text[len(released):], len(out) - 1, state.nbytes)
+                break
+            upto = len(full) if len(out) >= n else len(full) - _holdback(full, strings)
+            if upto > len(released):
+                piece, released = full[len(released):upto], full[:upto]
+        yield Token(tok, piece, len(out) - 1, state.nbytes)
+        if len(out) >= n:
+            break
+        t1 = time.perf_counter()
+        logits = model.forward([tok], state)
+        decode_s += time.perf_counter() - t1
+        steps += 1
+    if text is None:
+        text = decode(out) if decode is not None else ""
+    stats.new_tokens = len(out)
+    stats.decode_ms = decode_s * 1e3
+    stats.tokens_per_s = steps / decode_s if decode_s > 0 else 0.0
+    stats.state_bytes = state.nbytes
+    stats.stop_reason = reason
+    return out, text
 
 
 def sample_token(logits: np.ndarray, rng, temperature: float, top_k: int = 0, top_p: float = 1.0) -> int:
@@ -186,19 +253,7 @@ class TextGenerator:
         return self.tokenizer.decode(list(ids))
 
     def _stops(self, stop):
-        if stop is None:
-            return [], set()
-        items = [stop] if isinstance(stop, (str, int, np.integer)) else list(stop)
-        strings, ids = [], set()
-        for s in items:
-            if isinstance(s, str):
-                if not s:
-                    raise GenerationError("stop strings must be non-empty")
-                strings.append(s)
-            elif isinstance(s, (int, np.integer)) and not isinstance(s, bool):
-                ids.add(int(s))
-            else:
-                raise GenerationError(f"stop entries must be strings or token ids, got {s!r}")
+        strings, ids = parse_stops(stop)
         if strings and self.tokenizer is None:
             raise GenerationError("stop strings need a tokenizer; pass stop token ids instead")
         return strings, ids
@@ -212,7 +267,7 @@ class TextGenerator:
         ``stop`` (the text is cut before it).  Returns a :class:`GenerationResult`, or with ``stream=True`` a
         :class:`TokenStream` yielding :class:`Token` as they are produced.
         """
-        n, t, k, p = _check_args(max_new_tokens, temperature, top_k, top_p, seed)
+        n, t, k, p = check_generation_args(max_new_tokens, temperature, top_k, top_p, seed)
         ids = self.encode(prompt)
         strings, stop_ids = self._stops(stop)
         gen = self._run(ids, n, t, k, p, seed, strings, stop_ids)
@@ -226,57 +281,15 @@ class TextGenerator:
 
     def _run(self, ids, n, temperature, top_k, top_p, seed, strings, stop_ids):
         model = self.model
-        rng = np.random.default_rng(seed)
-        eos = set(model.config.eos_token_id)
         state = model.new_state()
         stats = GenerationStats(prompt_tokens=len(ids))
-        out, released = [], ""
-        text = ""
         if n == 0:
-            stats.state_bytes = state.nbytes
-            stats.stop_reason = "length"
+            stats.state_bytes, stats.stop_reason = state.nbytes, "length"
             return GenerationResult("", [], stats)
         t0 = time.perf_counter()
         logits = model.forward(ids, state)
         stats.prefill_ms = (time.perf_counter() - t0) * 1e3
-        decode_s, steps = 0.0, 0
-        reason = "length"
-        while True:
-            tok = sample_token(logits, rng, temperature, top_k, top_p)
-            if tok in eos:
-                reason = "eos"
-                break
-            if tok in stop_ids:
-                reason = "stop_token"
-                break
-            out.append(tok)
-            piece = ""
-            if self.tokenizer is not None:
-                text = self.decode(out)
-                hit = min((text.find(s) for s in strings if s in text), default=-1)
-                if hit >= 0:
-                    text = text[:hit]
-                    piece = text[len(released):]
-                    released = text
-                    reason = "stop_string"
-                    yield Token(tok, piece, len(out) - 1, state.nbytes)
-                    break
-                upto = len(text) if len(out) >= n else len(text) - _holdback(text, strings)
-                if upto > len(released):
-                    piece = text[len(released):upto]
-                    released = text[:upto]
-            yield Token(tok, piece, len(out) - 1, state.nbytes)
-            if len(out) >= n:
-                break
-            t1 = time.perf_counter()
-            logits = model.forward([tok], state)
-            decode_s += time.perf_counter() - t1
-            steps += 1
-        if self.tokenizer is not None and reason != "stop_string":
-            text = self.decode(out)
-        stats.new_tokens = len(out)
-        stats.decode_ms = decode_s * 1e3
-        stats.tokens_per_s = steps / decode_s if decode_s > 0 else 0.0
-        stats.state_bytes = state.nbytes
-        stats.stop_reason = reason
+        out, text = yield from decode_loop(model, logits, state, n, (temperature, top_k, top_p),
+                                           np.random.default_rng(seed), set(model.config.eos_token_id), stop_ids,
+                                           strings, self.decode if self.tokenizer is not None else None, stats)
         return GenerationResult(text, out, stats)

@@ -13,14 +13,16 @@ the decoder sees is ``<image tokens> <bos> prompt <sep>``, then the answer up to
 """
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgert.errors import InputError, ModelLoadError
+from edgert.lm.generate import (GenerationResult, GenerationStats, TokenStream, check_generation_args, decode_loop,
+                                parse_stops)
+from edgert.lm.generate import Token  # noqa: F401  (re-exported: the tokens a VLMStream yields)
 from edgert.tasks import vlm_prep as P
 
 F32 = np.float32
@@ -30,53 +32,19 @@ QUANTIZE = (None, "fp32", "int8", "q4")
 
 
 @dataclass
-class Token:
-    """A generated token; ``str(token)`` is the text it releases (empty while a stop string may follow)."""
-    id: int
-    text: str
-    index: int
-    state_bytes: int
-
-    def __str__(self) -> str:
-        return self.text
-
-
-@dataclass
-class VLMStats:
+class VLMStats(GenerationStats):
+    """GenerationStats plus the image part; prompt_tokens counts the text tokens after the image
+    (<bos> prompt <sep>), prefill_ms includes vision_ms, state_bytes is constant for the no-KV decoder."""
     image_tokens: int = 0
-    prompt_tokens: int = 0             # text tokens after the image: <bos> prompt <sep>
-    new_tokens: int = 0
     vision_ms: float = 0.0             # encoder + projector
-    prefill_ms: float = 0.0            # vision + decoder prefill over image and prompt tokens
-    decode_ms: float = 0.0
-    tokens_per_s: float = 0.0          # decode steps per second (tokens after the first)
-    state_bytes: int = 0               # decoder state at the end (constant for the no-KV decoder)
-    stop_reason: str = ""
 
 
 @dataclass
-class VLMResult:
-    text: str
-    token_ids: list
-    stats: VLMStats
+class VLMResult(GenerationResult):
+    stats: VLMStats = field(default_factory=VLMStats)
 
 
-class VLMStream:
-    """Iterator of :class:`Token`; ``result`` and ``stats`` are set once it is exhausted."""
-
-    def __init__(self, gen):
-        self._gen, self.result, self.stats = gen, None, None
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> Token:
-        try:
-            return next(self._gen)
-        except StopIteration as e:
-            self.result = e.value
-            self.stats = e.value.stats
-            raise
+VLMStream = TokenStream  # iterator of Token; result and stats are set once it is exhausted
 
 
 def _resolve(name_or_path) -> tuple[Path, str, dict]:
@@ -130,16 +98,6 @@ def _read_projector(path: Path) -> dict:
     if not all(np.all(np.isfinite(v)) for v in t.values()):
         raise ModelLoadError(f"{path}: projector holds NaN or Inf values")
     return t
-
-
-def _holdback(text: str, stops) -> int:
-    n = 0
-    for s in stops:
-        for k in range(min(len(s) - 1, len(text)), 0, -1):
-            if text.endswith(s[:k]):
-                n = max(n, k)
-                break
-    return max(n, len(text) - len(text.rstrip("\ufffd")))
 
 
 class VLM:
@@ -238,36 +196,11 @@ class VLM:
         caption.  Greedy at ``temperature=0``; else sampling with top_k / top_p, deterministic given ``seed``.
         Stops at <eos>, a stop string or token id in ``stop``, or after ``max_new_tokens``.
         Returns a :class:`VLMResult` or, with ``stream=True``, a :class:`VLMStream` of :class:`Token`."""
-        from edgert.lm import GenerationError
-
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
-                or max_new_tokens < 0:
-            raise GenerationError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
-        try:
-            temperature = float(temperature)
-            top_p = float(top_p)
-        except (TypeError, ValueError):
-            raise GenerationError(f"temperature and top_p must be numbers, got {temperature!r}, {top_p!r}") from None
-        if not math.isfinite(temperature) or temperature < 0:
-            raise GenerationError(f"temperature must be a finite number >= 0, got {temperature!r}")
-        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
-            raise GenerationError(f"top_k must be an integer >= 0 (0 = off), got {top_k!r}")
-        if not 0.0 < top_p <= 1.0:
-            raise GenerationError(f"top_p must be in (0, 1], got {top_p!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise GenerationError(f"seed must be a non-negative integer or None, got {seed!r}")
-        strings, stop_ids = [], set()
-        for s in ([] if stop is None else [stop] if isinstance(stop, (str, int, np.integer)) else list(stop)):
-            if isinstance(s, str) and s:
-                strings.append(s)
-            elif isinstance(s, (int, np.integer)) and not isinstance(s, bool):
-                stop_ids.add(int(s))
-            else:
-                raise GenerationError(f"stop entries must be non-empty strings or token ids, got {s!r}")
+        n, temperature, top_k, top_p = check_generation_args(max_new_tokens, temperature, top_k, top_p, seed)
+        strings, stop_ids = parse_stops(stop)
         # validate the image and prompt now, not at the first next() of a stream
         img, ids, vision_ms = self._prefix(image, prompt, color)
-        gen = self._run(img, ids, vision_ms, int(max_new_tokens), temperature, int(top_k), top_p, seed,
-                        strings, stop_ids)
+        gen = self._run(img, ids, vision_ms, n, temperature, top_k, top_p, seed, strings, stop_ids)
         if stream:
             return VLMStream(gen)
         while True:
@@ -277,53 +210,18 @@ class VLM:
                 return e.value
 
     def _run(self, img, ids, vision_ms, n, temperature, top_k, top_p, seed, strings, stop_ids):
-        from edgert.lm import sample_token
-
         model = self.model
-        rng = np.random.default_rng(seed)
-        eos = set(model.config.eos_token_id) | {P.EOS}
         state = model.new_state()
         stats = VLMStats(image_tokens=img.shape[0], prompt_tokens=len(ids), vision_ms=vision_ms)
-        out, text, released, reason = [], "", "", "length"
         if n == 0:
-            stats.state_bytes, stats.stop_reason = state.nbytes, reason
+            stats.state_bytes, stats.stop_reason = state.nbytes, "length"
             return VLMResult("", [], stats)
         t0 = time.perf_counter()
         logits = model.forward_embeds(np.concatenate([img, model.embed_tokens(ids)]), state)
         stats.prefill_ms = vision_ms + (time.perf_counter() - t0) * 1e3
-        decode_s, steps = 0.0, 0
-        while True:
-            tok = sample_token(logits, rng, temperature, top_k, top_p)
-            if tok in eos:
-                reason = "eos"
-                break
-            if tok in stop_ids:
-                reason = "stop_token"
-                break
-            out.append(tok)
-            text = self.tokenizer.decode(out)
-            hit = min((text.find(s) for s in strings if s in text), default=-1)
-            if hit >= 0:
-                text = text[:hit]
-                piece, released, reason = text[len(released):], text, "stop_string"
-                yield Token(tok, piece, len(out) - 1, state.nbytes)
-                break
-            upto = len(text) if len(out) >= n else len(text) - _holdback(text, strings)
-            piece = ""
-            if upto > len(released):
-                piece, released = text[len(released):upto], text[:upto]
-            yield Token(tok, piece, len(out) - 1, state.nbytes)
-            if len(out) >= n:
-                break
-            t1 = time.perf_counter()
-            logits = model.forward([tok], state)
-            decode_s += time.perf_counter() - t1
-            steps += 1
-        stats.new_tokens = len(out)
-        stats.decode_ms = decode_s * 1e3
-        stats.tokens_per_s = steps / decode_s if decode_s > 0 else 0.0
-        stats.state_bytes = state.nbytes
-        stats.stop_reason = reason
+        out, text = yield from decode_loop(model, logits, state, n, (temperature, top_k, top_p),
+                                           np.random.default_rng(seed), set(model.config.eos_token_id) | {P.EOS},
+                                           stop_ids, strings, self.tokenizer.decode, stats)
         return VLMResult(text, out, stats)
 
     def __repr__(self) -> str:
