@@ -377,3 +377,44 @@ def test_shapes_too_large_to_allocate_are_errors_not_crashes():
     huge = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), (1, 64, 100000, 100000), (0, 0, 0, 0))
     with pytest.raises(InputError, match="cannot be planned: Conv node 'Conv_0'.* more than this machine's memory"):
         sess.run({"x": huge})
+
+
+# ------------------------------------------------------------------------------ data movement
+
+def _movement_model(dtype):
+    """Pad (negative and positive pads, a fill value), Slice (negative step), a 5-D Transpose, Split and
+    Concat on one runtime tensor of `dtype`."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    elem = {np.float32: TensorProto.FLOAT, np.int8: TensorProto.INT8}[dtype]
+    c = lambda name, v: numpy_helper.from_array(np.asarray(v, np.int64), name)  # noqa: E731
+    nodes = [
+        helper.make_node("Pad", ["x", "pads", "fill"], ["p"]),
+        helper.make_node("Slice", ["p", "starts", "ends", "axes", "steps"], ["s"]),
+        helper.make_node("Reshape", ["s", "shape5"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 1, 4, 3]),
+        helper.make_node("Split", ["t", "parts"], ["a", "b"], axis=1),
+        helper.make_node("Concat", ["b", "a", "b"], ["y"], axis=1),
+    ]
+    inits = [c("pads", [0, 0, 2, -1, 0, 1, -1, 3]), numpy_helper.from_array(np.asarray(7, dtype), "fill"),
+             c("starts", [-1, 1]), c("ends", [-100, 9]), c("axes", [2, 3]), c("steps", [-2, 1]),
+             c("shape5", [2, 7, 4, 2, 4]), c("parts", [1, 3])]
+    graph = helper.make_graph(nodes, "movement", [helper.make_tensor_value_info("x", elem, [2, 6, 7, 9])],
+                              [helper.make_tensor_value_info("y", elem, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+def test_data_movement_runs_as_plan_time_copies(dtype):
+    model = _movement_model(dtype)
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((2, 6, 7, 9)) * 40).astype(dtype)
+    # The same in numpy (onnx.reference rejects negative pads).
+    p = np.pad(x[:, :, :-1, 1:], ((0, 0), (0, 1), (2, 0), (0, 3)), constant_values=7)
+    t = p[:, :, 7::-2, 1:9].reshape(2, 7, 4, 2, 4).transpose(0, 2, 1, 4, 3)
+    expected = np.concatenate([t[:, 1:], t[:, :1], t[:, 1:]], axis=1)
+    sess = edgert.load(model, threads=1, backend="edgert")
+    labels = [s.label for s in _plan(sess).steps if s.node]
+    assert labels == ["Pad[copy]", "Slice[copy]", "Transpose[copy]", "Split[copy]", "Concat[copy]"], labels
+    for _ in range(2):    # the second run reuses the arena: padding is written every run
+        np.testing.assert_array_equal(sess.run({"x": x})["y"], expected)

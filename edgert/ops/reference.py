@@ -257,30 +257,40 @@ def _concat(node, inputs, opset):
 @ref("Split")
 def _split(node, inputs, opset):
     x = inputs[0]
-    axis = node.attr("axis", 0) % x.ndim
+    axis, bounds = split_bounds(node, inputs, opset, x.shape)
+    return [np.take(x, np.arange(bounds[i], bounds[i + 1]), axis=axis) for i in range(len(bounds) - 1)]
+
+
+def split_bounds(node, inputs, opset, shape) -> tuple[int, list[int]]:
+    """(axis, [0, end of part 0, end of part 1, ...]) of a Split of a tensor of `shape`."""
+    axis = node.attr("axis", 0) % len(shape)
     split = _opt(inputs, 1) if opset >= 13 else node.attr("split")
     n = len(node.outputs)
     if split is None or len(split) == 0:
         num = node.attr("num_outputs", n)
-        chunk = -(-x.shape[axis] // num)
-        split = [min(chunk, x.shape[axis] - i * chunk) for i in range(num)]
-    bounds = np.cumsum([0] + [int(s) for s in split])
-    return [np.take(x, np.arange(bounds[i], bounds[i + 1]), axis=axis) for i in range(len(split))]
+        chunk = -(-shape[axis] // num)
+        split = [min(chunk, shape[axis] - i * chunk) for i in range(num)]
+    return axis, [int(b) for b in np.cumsum([0] + [int(s) for s in split])]
 
 
 @ref("Slice")
 def _slice(node, inputs, opset):
-    x = inputs[0]
+    return [inputs[0][slice_index(node, inputs, opset, inputs[0].shape)]]
+
+
+def slice_index(node, inputs, opset, shape) -> tuple[slice, ...]:
+    """The Python index of a Slice of a tensor of `shape` (starts/ends clamped as the spec says)."""
     if opset < 10:
         starts, ends, axes, steps = node.attr("starts"), node.attr("ends"), node.attr("axes"), None
     else:
         starts, ends = inputs[1], inputs[2]
         axes, steps = _opt(inputs, 3), _opt(inputs, 4)
-    axes = list(range(len(starts))) if axes is None else [int(a) % x.ndim for a in axes]
+    rank = len(shape)
+    axes = list(range(len(starts))) if axes is None else [int(a) % rank for a in axes]
     steps = [1] * len(starts) if steps is None else [int(s) for s in steps]
-    index = [slice(None)] * x.ndim
+    index = [slice(None)] * rank
     for a, s, e, st in zip(axes, starts, ends, steps):
-        dim = x.shape[a]
+        dim = shape[a]
         s, e = int(s), int(e)
         # clamp as the spec does (INT64 sentinels included) before Python slicing
         s = s + dim if s < 0 else s
@@ -290,7 +300,7 @@ def _slice(node, inputs, opset):
         else:
             s, e = min(max(s, -1), dim - 1), min(max(e, -1), dim - 1)
         index[a] = slice(s, e if e >= 0 else None, st)
-    return [x[tuple(index)]]
+    return tuple(index)
 
 
 @ref("Gather")
@@ -343,7 +353,16 @@ def _dropout(node, inputs, opset):
 
 @ref("Pad")
 def _pad(node, inputs, opset):
-    x = inputs[0]
+    crop, width, mode, value = pad_geometry(node, inputs, opset, inputs[0].shape)
+    x = inputs[0][crop]
+    if mode == "constant":
+        return [np.pad(x, width, mode="constant", constant_values=value)]
+    return [np.pad(x, width, mode={"reflect": "reflect", "edge": "edge", "wrap": "wrap"}[mode])]
+
+
+def pad_geometry(node, inputs, opset, shape):
+    """(crop index of the input: negative pads crop, [(before, after)] >= 0 per axis, mode, constant
+    value) of a Pad of a tensor of `shape`."""
     if opset < 11:
         pads, value = node.attr("pads"), node.attr("value", 0.0)
         axes = None
@@ -354,19 +373,15 @@ def _pad(node, inputs, opset):
         axes = _opt(inputs, 3)
     mode = node.attr("mode", "constant")
     pads = [int(p) for p in pads]
-    axes = list(range(x.ndim)) if axes is None else [int(a) % x.ndim for a in axes]
+    rank = len(shape)
+    axes = list(range(rank)) if axes is None else [int(a) % rank for a in axes]
     n = len(axes)
-    width = [(0, 0)] * x.ndim
+    width = [(0, 0)] * rank
     for i, a in enumerate(axes):
         width[a] = (pads[i], pads[i + n])
-    # negative pads crop
-    crop = tuple(slice(-min(b, 0) or None, (x.shape[a] + min(e, 0)) if e < 0 else None)
+    crop = tuple(slice(-min(b, 0) or None, (shape[a] + min(e, 0)) if e < 0 else None)
                  for a, (b, e) in enumerate(width))
-    x = x[crop]
-    width = [(max(b, 0), max(e, 0)) for b, e in width]
-    if mode == "constant":
-        return [np.pad(x, width, mode="constant", constant_values=value)]
-    return [np.pad(x, width, mode={"reflect": "reflect", "edge": "edge", "wrap": "wrap"}[mode])]
+    return crop, [(max(b, 0), max(e, 0)) for b, e in width], mode, value
 
 
 # ------------------------------------------------------------------ reductions and normalisation

@@ -697,3 +697,5 @@ def lower_layout_transpose(p: Planner, node: Node, ins):
 from edgert.runtime import lower_quant  # noqa: E402,F401
 # The sequence-model lowerings (RMSNormalization, CausalConvWithState, LinearAttention).
 from edgert.runtime import lower_seq  # noqa: E402,F401
+# Slice, Split, Concat and constant Pad as copies between plan-time views.
+from edgert.runtime import lower_copy  # noqa: E402,F401

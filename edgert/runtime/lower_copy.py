@@ -1,0 +1,134 @@
+"""Data-movement lowerings: Slice, Split, Concat, constant Pad and general Transpose as copies between views fixed at plan
+time (any dtype, int8 tensors of quantized models included).
+
+Their numpy references re-derive every index and allocate each result on every run, which costs more
+than the copy itself on the small tensors of edge models (LSNet's portable SKA is 9 Slices, a Split and
+a Pad per block). Here the planner works the indices out once; a run is one np.copyto per part (numpy's
+strided copy loop). Inputs other than the data must be constants; otherwise the reference runs.
+A rank-4 NHWC input keeps its layout: the views are taken in ONNX order over the physical buffer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from edgert.ir import Node
+from edgert.ops.reference import pad_geometry, slice_index, split_bounds
+from edgert.runtime.lower import lowering
+from edgert.runtime.plan import Planner, StepSpec
+from edgert.runtime.values import NHWC, PLAIN, Value, logical
+
+
+def _const_args(ins) -> list | None:
+    """The data Value and the constant arrays of the other inputs, or None when one is a runtime tensor."""
+    x = ins[0]
+    if x is None or x.is_const or any(v is not None and not v.is_const for v in ins[1:]):
+        return None
+    return [None] + [None if v is None else v.const for v in ins[1:]]
+
+
+def _layout_for(x: Value, rank: int) -> str:
+    return NHWC if x.layout == NHWC and rank == 4 else PLAIN
+
+
+def _emit_copies(p: Planner, node: Node, label: str, reads: list[Value], outs: list[Value], parts) -> None:
+    """One step that copies parts(views) -> [(destination view, source view)] and fills constants."""
+    def build(views):
+        copies, fills = parts({v: logical(views[v], v) for v in reads + outs})
+        def run():
+            for dest, value in fills:
+                dest.fill(value)
+            for dest, src in copies:
+                np.copyto(dest, src)
+        return run
+
+    p.emit(StepSpec(label, node.name, reads, outs, build))
+
+
+@lowering("Slice")
+def lower_slice(p: Planner, node: Node, ins):
+    args = _const_args(ins)
+    if args is None or not node.outputs[0]:
+        return None
+    x = ins[0]
+    index = slice_index(node, args, p.opset, x.shape)
+    shape = np.empty(x.shape, np.uint8)[index].shape        # numpy's own reading of the index
+    y = p.new_value(node.outputs[0], shape, x.dtype, _layout_for(x, len(shape)))
+    _emit_copies(p, node, "Slice[copy]", [x], [y], lambda v: ([(v[y], v[x][index])], []))
+    return [y]
+
+
+@lowering("Split")
+def lower_split(p: Planner, node: Node, ins):
+    args = _const_args(ins)
+    if args is None:
+        return None
+    x = ins[0]
+    axis, bounds = split_bounds(node, args, p.opset, x.shape)
+    if len(bounds) - 1 < len([o for o in node.outputs if o]) or bounds[-1] != x.shape[axis]:
+        return None                       # the reference reports the mismatch
+    outs, index = [], []
+    for i, name in enumerate(node.outputs):
+        shape = list(x.shape)
+        shape[axis] = bounds[i + 1] - bounds[i]
+        outs.append(p.new_value(name or f"{node.name}:unused{i}", shape, x.dtype, _layout_for(x, len(shape))))
+        index.append((slice(None),) * axis + (slice(bounds[i], bounds[i + 1]),))
+    used = [(y, ix) for y, ix, name in zip(outs, index, node.outputs) if name]
+    _emit_copies(p, node, "Split[copy]", [x], outs, lambda v: ([(v[y], v[x][ix]) for y, ix in used], []))
+    return outs
+
+
+@lowering("Concat")
+def lower_concat(p: Planner, node: Node, ins):
+    parts = [v for v in ins if v is not None]
+    if not parts or any(v.is_const for v in parts) or len({v.dtype for v in parts}) != 1:
+        return None
+    rank = len(parts[0].shape)
+    axis = node.attr("axis") % rank
+    shape = list(parts[0].shape)
+    shape[axis] = sum(v.shape[axis] for v in parts)
+    layout = NHWC if rank == 4 and all(v.layout == NHWC for v in parts) else PLAIN
+    y = p.new_value(node.outputs[0], shape, parts[0].dtype, layout)
+    starts = np.cumsum([0] + [v.shape[axis] for v in parts])
+    index = [(slice(None),) * axis + (slice(a, b),) for a, b in zip(starts[:-1], starts[1:])]
+    _emit_copies(p, node, "Concat[copy]", parts, [y],
+                 lambda v: ([(v[y][ix], v[x]) for x, ix in zip(parts, index)], []))
+    return [y]
+
+
+@lowering("Pad")
+def lower_pad(p: Planner, node: Node, ins):
+    args = _const_args(ins)
+    if args is None:
+        return None
+    x = ins[0]
+    crop, width, mode, value = pad_geometry(node, args, p.opset, x.shape)
+    if mode != "constant":
+        return None
+    source_shape = np.empty(x.shape, np.uint8)[crop].shape
+    shape = [d + b + e for d, (b, e) in zip(source_shape, width)]
+    y = p.new_value(node.outputs[0], shape, x.dtype, _layout_for(x, len(shape)))
+    inner = tuple(slice(b, b + d) for d, (b, _) in zip(source_shape, width))
+    # The border, as slabs: axis a's before/after bands over the full extent of later axes and the
+    # inner extent of earlier ones, so each padded element is written once.
+    slabs = []
+    for a, (b, e) in enumerate(width):
+        head = inner[:a]
+        for band in ((slice(0, b),) if b else ()) + ((slice(shape[a] - e, shape[a]),) if e else ()):
+            slabs.append(head + (band,))
+    fill = np.asarray(value).astype(x.dtype)
+    _emit_copies(p, node, "Pad[copy]", [x], [y],
+                 lambda v: ([(v[y][inner], v[x][crop])], [(v[y][s], fill) for s in slabs]))
+    return [y]
+
+
+@lowering("Transpose")
+def lower_transpose(p: Planner, node: Node, ins):
+    """Any permutation (layout-only transposes are free: see lower.lower_layout_transpose, tried first)."""
+    x = ins[0]
+    if x is None or x.is_const or not node.outputs[0]:
+        return None
+    perm = tuple(int(a) for a in node.attr("perm", range(len(x.shape) - 1, -1, -1)))
+    shape = [x.shape[a] for a in perm]
+    y = p.new_value(node.outputs[0], shape, x.dtype)
+    _emit_copies(p, node, "Transpose[copy]", [x], [y], lambda v: ([(v[y], v[x].transpose(perm))], []))
+    return [y]
