@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgert.errors import OperatorArgumentError
 from edgert.ir import Node
 from edgert.ops.reference import pad_geometry, slice_index, split_bounds
 from edgert.runtime.lower import lowering
@@ -24,6 +25,15 @@ def _const_args(ins) -> list | None:
     if x is None or x.is_const or any(v is not None and not v.is_const for v in ins[1:]):
         return None
     return [None] + [None if v is None else v.const for v in ins[1:]]
+
+
+def _geometry(node: Node, fn, *args):
+    """fn(*args), numpy's refusals of the node's arguments (a zero Slice step, ...) named as the
+    reference path names them."""
+    try:
+        return fn(*args)
+    except (ValueError, IndexError, TypeError, OverflowError) as e:
+        raise OperatorArgumentError(node.op_type, node.name, f"cannot evaluate: {e}") from None
 
 
 def _layout_for(x: Value, rank: int) -> str:
@@ -50,8 +60,8 @@ def lower_slice(p: Planner, node: Node, ins):
     if args is None or not node.outputs[0]:
         return None
     x = ins[0]
-    index = slice_index(node, args, p.opset, x.shape)
-    shape = np.empty(x.shape, np.uint8)[index].shape        # numpy's own reading of the index
+    index = _geometry(node, slice_index, node, args, p.opset, x.shape)
+    shape = _geometry(node, lambda: np.empty(x.shape, np.uint8)[index].shape)   # numpy's reading of it
     y = p.new_value(node.outputs[0], shape, x.dtype, _layout_for(x, len(shape)))
     _emit_copies(p, node, "Slice[copy]", [x], [y], lambda v: ([(v[y], v[x][index])], []))
     return [y]
@@ -63,7 +73,7 @@ def lower_split(p: Planner, node: Node, ins):
     if args is None:
         return None
     x = ins[0]
-    axis, bounds = split_bounds(node, args, p.opset, x.shape)
+    axis, bounds = _geometry(node, split_bounds, node, args, p.opset, x.shape)
     if len(bounds) - 1 < len([o for o in node.outputs if o]) or bounds[-1] != x.shape[axis]:
         return None                       # the reference reports the mismatch
     outs, index = [], []
@@ -84,6 +94,9 @@ def lower_concat(p: Planner, node: Node, ins):
         return None
     rank = len(parts[0].shape)
     axis = node.attr("axis") % rank
+    if any(len(v.shape) != rank or any(a != b for i, (a, b) in enumerate(zip(v.shape, parts[0].shape)) if i != axis)
+           for v in parts):
+        return None                       # the reference reports the mismatch
     shape = list(parts[0].shape)
     shape[axis] = sum(v.shape[axis] for v in parts)
     layout = NHWC if rank == 4 and all(v.layout == NHWC for v in parts) else PLAIN
@@ -101,10 +114,10 @@ def lower_pad(p: Planner, node: Node, ins):
     if args is None:
         return None
     x = ins[0]
-    crop, width, mode, value = pad_geometry(node, args, p.opset, x.shape)
+    crop, width, mode, value = _geometry(node, pad_geometry, node, args, p.opset, x.shape)
     if mode != "constant":
         return None
-    source_shape = np.empty(x.shape, np.uint8)[crop].shape
+    source_shape = _geometry(node, lambda: np.empty(x.shape, np.uint8)[crop].shape)
     shape = [d + b + e for d, (b, e) in zip(source_shape, width)]
     y = p.new_value(node.outputs[0], shape, x.dtype, _layout_for(x, len(shape)))
     inner = tuple(slice(b, b + d) for d, (b, _) in zip(source_shape, width))
@@ -128,6 +141,8 @@ def lower_transpose(p: Planner, node: Node, ins):
     if x is None or x.is_const or not node.outputs[0]:
         return None
     perm = tuple(int(a) for a in node.attr("perm", range(len(x.shape) - 1, -1, -1)))
+    if sorted(perm) != list(range(len(x.shape))):
+        return None                       # the reference reports the bad permutation
     shape = [x.shape[a] for a in perm]
     y = p.new_value(node.outputs[0], shape, x.dtype)
     _emit_copies(p, node, "Transpose[copy]", [x], [y], lambda v: ([(v[y], v[x].transpose(perm))], []))
