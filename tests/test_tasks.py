@@ -127,7 +127,7 @@ def _bundled(task):
 
 def test_bundled_models_have_cards_and_fit_the_size_budget():
     models = bundled_models()
-    assert {"detect"} <= {m.task for m in models}
+    assert {"detect", "classify", "vlm"} <= {m.task for m in models}
     for m in models:
         info = m.summary()
         assert (m.directory / m.extra["card"]).is_file(), f"{m.name}: model card missing"
@@ -207,6 +207,70 @@ def _iou(a, b):
     return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)
 
 
+# ------------------------------------------------------------------ the bundled classifier
+
+@pytest.fixture(scope="module")
+def heldout_digits():
+    """Digit crops of the 'test' split (neither training nor the card's 'val' metrics used it), framed as
+    the card's metrics were."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("skimage")
+    from edgert.zoo.scenes import SceneConfig, crop_squares, generate_split
+
+    card = _bundled("classify")
+    data = generate_split(card.extra["recipe"]["seed"], "test", 160, SceneConfig(), workers=2)
+    side, margin = card.input["shape"][2], card.metrics["eval_margin"]
+    crops = np.concatenate([crop_squares(data["images"][i], data["boxes"][data["image_index"] == i], side, margin)
+                            for i in range(len(data["images"]))])
+    return crops, data["labels"]
+
+
+def test_bundled_classifier_reaches_its_card_accuracy_on_unseen_digits(heldout_digits):
+    card = _bundled("classify")
+    crops, labels = heldout_digits
+    for precision in ("fp32", "int8"):
+        clf = Classifier.load(card.name, precision=precision, threads=2, top_k=1)
+        measured = np.mean([p[0].class_id for p in clf(list(crops), color="rgb")] == labels)
+        recorded = card.metrics["top1"][f"{precision}_edgert"]
+        # ~400 digits of another split: allow sampling noise, not a broken pipeline.
+        assert measured >= recorded - 0.05, (precision, measured, recorded)
+
+
+def test_bundled_classifier_matches_onnxruntime(heldout_digits):
+    """fp32: the SKA-node file on edgert gives the portable file's logits on onnxruntime; int8: edgert and
+    onnxruntime pick the same top-1 on the same QDQ file (1,000-crop figure in the model card's metrics)."""
+    pytest.importorskip("onnxruntime")
+    card = _bundled("classify")
+    crops = list(heldout_digits[0][:200])
+    ours = Classifier.load(card.name, precision="fp32", threads=1, top_k=10)
+    peer = Classifier.load(card.name, precision="fp32_portable", threads=1, top_k=10, backend="onnxruntime")
+    for a, b in zip(ours(crops[:20], color="rgb"), peer(crops[:20], color="rgb")):
+        assert [p.class_id for p in a[:1]] == [p.class_id for p in b[:1]]
+        np.testing.assert_allclose(sorted(p.score for p in a), sorted(p.score for p in b), atol=1e-4)
+    ours = Classifier.load(card.name, precision="int8", threads=2, top_k=1)
+    peer = Classifier.load(card.name, precision="int8", threads=2, top_k=1, backend="onnxruntime")
+    agree = np.mean([a[0].class_id == b[0].class_id for a, b in zip(ours(crops, color="rgb"), peer(crops, color="rgb"))])
+    assert agree >= 0.99, agree
+
+
+def test_bundled_classifier_reads_the_centre_of_any_frame(heldout_digits):
+    """A digit crop in the middle of a wider BGR frame, or enlarged, keeps its label (Classifier takes the
+    centred square and resizes it to the input)."""
+    clf = Classifier.load(threads=2, top_k=1)
+    crops, labels = heldout_digits
+    confident = [i for i, p in enumerate(clf(list(crops[:40]), color="rgb")) if p[0].score > 0.7
+                 and p[0].class_id == labels[i]]
+    assert len(confident) >= 20
+    for i in confident[:10]:
+        crop = crops[i]
+        side = crop.shape[0]
+        wide = np.zeros((side, 3 * side, 3), np.uint8)
+        wide[:, side:2 * side] = crop
+        enlarged = cv2.resize(crop, (4 * side, 4 * side), interpolation=cv2.INTER_CUBIC)
+        for frame in (wide, enlarged):
+            assert clf(frame[:, :, ::-1])[0].class_id == labels[i]
+
+
 def test_models_command_lists_the_bundled_models(capsys):
     from edgert.cli import main
 
@@ -216,6 +280,8 @@ def test_models_command_lists_the_bundled_models(capsys):
     detector = names[_bundled("detect").name]
     assert detector["task"] == "detect" and len(detector["input_shape"]) == 4 and detector["input_shape"][1] == 3
     assert detector["path"].endswith("_int8.onnx") and all(v > 0 for v in detector["size_bytes"].values())
+    classifier = names[_bundled("classify").name]
+    assert classifier["task"] == "classify" and classifier["path"].endswith("_int8.onnx")
     assert main(["models"]) == 0 and _bundled("detect").name in capsys.readouterr().out
 
 
@@ -233,7 +299,7 @@ def test_same_box_set_matches_one_to_one_by_label_and_iou():
 
 def test_bundled_int8_detector_gives_the_same_boxes_as_onnxruntime(heldout_scenes):
     """The int8 kernels match onnxruntime's on the same QDQ file: box sets agree (1,000-scene figure:
-    benchmarks/detector_agreement.py)."""
+    benchmarks/agreement.py detect)."""
     pytest.importorskip("onnxruntime")
     from edgert.tasks.metrics import same_box_set
 

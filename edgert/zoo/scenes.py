@@ -342,18 +342,27 @@ def _overlap(a, b) -> bool:
 def crop_digits(scene: Scene, size: int = 32, margin: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """Classification view: a square crop centred on each digit (its box plus `margin` per side,
     edge pixels repeated past the border), resized to size x size. uint8 [K, size, size, 3], labels [K]."""
+    return crop_squares(scene.image, scene.boxes, size, margin), scene.labels.copy()
+
+
+def crop_squares(image: np.ndarray, boxes: np.ndarray, size: int, margin=0.2, shift=None) -> np.ndarray:
+    """A size x size crop per box: the square of the box's longer side plus `margin` of it per side,
+    centred on the box moved by `shift` (fractions of that square's side, [K, 2] x/y); `margin` may be
+    one value or one per box. Edge pixels are repeated past the image border. uint8 [K, size, size, 3]."""
     cv2 = _cv2()
-    height, width = scene.image.shape[:2]
-    crops = np.zeros((len(scene.labels), size, size, 3), np.uint8)
-    for i, (x1, y1, x2, y2) in enumerate(scene.boxes):
-        side = max(x2 - x1, y2 - y1) * (1 + 2 * margin)
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    margins = np.broadcast_to(np.asarray(margin, np.float64), (len(boxes),))
+    shifts = np.zeros((len(boxes), 2)) if shift is None else np.asarray(shift, np.float64).reshape(len(boxes), 2)
+    crops = np.zeros((len(boxes), size, size, 3), np.uint8)
+    for i, ((x1, y1, x2, y2), m, (sx, sy)) in enumerate(zip(boxes, margins, shifts)):
+        side = max(x2 - x1, y2 - y1) * (1 + 2 * m)
+        cx, cy = (x1 + x2) / 2 + sx * side, (y1 + y2) / 2 + sy * side
         # Affine map from the square window to the output crop; BORDER_REPLICATE fills outside the image.
         scale = size / side
         matrix = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale]], np.float32)
-        crops[i] = cv2.warpAffine(scene.image, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE,
+        crops[i] = cv2.warpAffine(image, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE,
                                   flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    return crops, scene.labels.copy()
+    return crops
 
 
 def _generate_chunk(seed: int, split: str, config: SceneConfig, crop_size: int, start: int, stop: int) -> list:
