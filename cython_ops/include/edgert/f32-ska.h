@@ -34,6 +34,24 @@ void edgert_f32_ska__neon(size_t H, size_t W, size_t C, size_t G, size_t k, cons
 /* The variant this CPU runs (EDGERT_KERNELS=scalar forces the spec). */
 edgert_f32_ska_fn edgert_f32_ska(void);
 
+/* The taps of pixel (h, w) that fall inside the image, in (i, j) order, for the SIMD variants:
+ * xoff[n] = offset of the input pixel it reads (in floats), tap[n] = (i*k + j) * tap_scale.
+ * Returns how many there are (k*k away from the border). */
+static inline size_t edgert_f32_ska_inner_taps(size_t H, size_t W, size_t C, size_t k, size_t h, size_t w,
+                                               size_t tap_scale, size_t* xoff, size_t* tap) {
+  const size_t p = (k - 1) / 2;
+  size_t n = 0;
+  for (size_t i = 0; i < k; i++) {
+    if (h + i < p || h + i - p >= H) continue;
+    for (size_t j = 0; j < k; j++) {
+      if (w + j < p || w + j - p >= W) continue;
+      xoff[n] = ((h + i - p) * W + (w + j - p)) * C;
+      tap[n++] = (i * k + j) * tap_scale;
+    }
+  }
+  return n;
+}
+
 /* Operator: `batch` images, output rows split over the pool (NULL runs inline). */
 void edgert_op_f32_ska(edgert_threadpool* pool, size_t batch, size_t H, size_t W, size_t C, size_t G,
                        size_t k, const float* x, const float* wt, float* y);

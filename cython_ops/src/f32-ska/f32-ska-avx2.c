@@ -10,8 +10,8 @@
 
 void edgert_f32_ska__avx2(size_t H, size_t W, size_t C, size_t G, size_t k, const float* x,
                           const float* wt, float* y, size_t row_begin, size_t row_end) {
-  const size_t kk = k * k, p = (k - 1) / 2, reps = C / G;
-  if (G % 8 != 0 || kk > MAX_TAPS || kk * 7 > 0x7fffffff) {
+  const size_t kk = k * k, reps = C / G;
+  if (G % 8 != 0 || kk > MAX_TAPS) {
     edgert_f32_ska__scalar(H, W, C, G, k, x, wt, y, row_begin, row_end);
     return;
   }
@@ -21,15 +21,7 @@ void edgert_f32_ska__avx2(size_t H, size_t W, size_t C, size_t G, size_t k, cons
   __m256 wv[MAX_TAPS];
   for (size_t h = row_begin; h < row_end; h++) {
     for (size_t w = 0; w < W; w++) {
-      size_t n = 0;  /* the taps inside the image, in (i, j) order */
-      for (size_t i = 0; i < k; i++) {
-        if (h + i < p || h + i - p >= H) continue;
-        for (size_t j = 0; j < k; j++) {
-          if (w + j < p || w + j - p >= W) continue;
-          xoff[n] = ((h + i - p) * W + (w + j - p)) * C;
-          tap[n++] = i * k + j;
-        }
-      }
+      const size_t n = edgert_f32_ska_inner_taps(H, W, C, k, h, w, 1, xoff, tap);
       const float* kern = wt + (h * W + w) * G * kk;
       float* out = y + (h * W + w) * C;
       for (size_t g = 0; g < G; g += 8) {

@@ -6,7 +6,7 @@
 
 void edgert_f32_ska__neon(size_t H, size_t W, size_t C, size_t G, size_t k, const float* x,
                           const float* wt, float* y, size_t row_begin, size_t row_end) {
-  const size_t kk = k * k, p = (k - 1) / 2;
+  const size_t kk = k * k;
   /* Per pixel the weights are transposed to tap-major wbuf[t][g], so the weights of 4 consecutive
    * channels (8 consecutive groups, as G is a multiple of 8) are one contiguous load. */
   float* wbuf = (G % 4 == 0) ? malloc(kk * G * sizeof(float)) : NULL;
@@ -22,15 +22,7 @@ void edgert_f32_ska__neon(size_t H, size_t W, size_t C, size_t G, size_t k, cons
       const float* kern = wt + (h * W + w) * G * kk;
       for (size_t g = 0; g < G; g++)
         for (size_t t = 0; t < kk; t++) wbuf[t * G + g] = kern[g * kk + t];
-      size_t n = 0;  /* the taps inside the image, in (i, j) order */
-      for (size_t i = 0; i < k; i++) {
-        if (h + i < p || h + i - p >= H) continue;
-        for (size_t j = 0; j < k; j++) {
-          if (w + j < p || w + j - p >= W) continue;
-          xoff[n] = ((h + i - p) * W + (w + j - p)) * C;
-          tap[n++] = (i * k + j) * G;
-        }
-      }
+      const size_t n = edgert_f32_ska_inner_taps(H, W, C, k, h, w, G, xoff, tap);
       float* out = y + (h * W + w) * C;
       size_t c = 0;
       for (; c + 16 <= C; c += 16) {
