@@ -16,11 +16,9 @@ camera frames. Needs the `tools` extra (torch, scikit-learn, scikit-image, OpenC
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -31,25 +29,12 @@ LABELS = tuple(str(d) for d in range(10))
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="models", help="output folder (default models/)")
-    p.add_argument("--name", default="femtodet_digits")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=256, help="square input side in pixels (multiple of 32)")
-    p.add_argument("--train", type=int, default=5000, help="training scenes")
-    p.add_argument("--val", type=int, default=500, help="held-out scenes (the 'val' split) for the metrics")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=4e-3)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--calib", type=int, default=200, help="training images used to calibrate int8")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    args = p.parse_args(argv)
-    if args.size % 32 or args.size < 64:
-        p.error("--size must be a multiple of 32, at least 64")
-    if min(args.train, args.val, args.epochs, args.batch, args.threads, args.calib) < 1:
-        p.error("--train, --val, --epochs, --batch, --threads and --calib must be positive")
-    return args
+    from edgert.zoo.recipe import parse_recipe_args, recipe_parser
+
+    p = recipe_parser(__doc__.split("\n\n")[0], name="femtodet_digits", size=256, train=5000, val=500, epochs=10,
+                      batch=32, lr=4e-3, calib=200, train_help="training scenes",
+                      calib_help="training images used to calibrate int8")
+    return parse_recipe_args(p, argv)
 
 
 # ------------------------------------------------------------------ data
@@ -249,25 +234,19 @@ int8: `edgert.tools.quantize` (onnxruntime static QDQ, S8S8, per-channel weights
 def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
-    from rich.progress import Progress
 
     from edgert.tasks.image import normalize_nchw
     from edgert.tasks.metrics import detection_map
     from edgert.zoo import femtodet
     from edgert.zoo.convert import export_onnx, write_model_atomic
+    from edgert.zoo.recipe import check_outputs, deterministic_torch, quantize_on_images, run_epochs, warmup_cosine
     from edgert.zoo.scenes import SceneConfig, generate_split
 
     os.makedirs(args.out, exist_ok=True)
     paths = {"fp32": os.path.join(args.out, f"{args.name}.onnx"),
              "int8": os.path.join(args.out, f"{args.name}_int8.onnx")}
-    existing = [p for p in list(paths.values()) + [os.path.join(args.out, f"{args.name}.{e}") for e in ("json", "md")]
-                if os.path.exists(p)]
-    if existing and not args.force:
-        raise EdgeRTError(f"{', '.join(existing)} exist; pass --force to overwrite")
-
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True)
+    check_outputs(args, paths)
+    deterministic_torch(torch, args.seed, args.threads)
     config = SceneConfig(size=(args.size, args.size))
     started = time.time()
     print(f"generating {args.train} training and {args.val} held-out scenes ...", flush=True)
@@ -285,41 +264,27 @@ def main(argv=None) -> int:
     steps_per_epoch = (args.train + args.batch - 1) // args.batch
     total_steps = steps_per_epoch * args.epochs
     warmup = min(200, total_steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (
-        1 + np.cos(np.pi * min(1.0, s / total_steps))))
+    schedule = warmup_cosine(torch, optimizer, total_steps, warmup)
     grid = args.size // femtodet.STRIDE
     rng = np.random.default_rng(args.seed)
-    history = []
-    train_started = time.time()
-    with Progress() as progress:
-        task = progress.add_task("training", total=total_steps)
-        for epoch in range(args.epochs):
-            model.train()
-            order = rng.permutation(args.train)
-            epoch_loss = []
-            for start in range(0, args.train, args.batch):
-                idx = order[start:start + args.batch]
-                images, boxes = [], []
-                for i in idx:
-                    image, b = train["images"][i], train_boxes[i]
-                    if rng.random() < 1 / 3:
-                        image, b = letterbox_augment(rng, image, b)
-                    images.append(image)
-                    boxes.append(b)
-                x = torch.from_numpy(normalize_nchw(np.stack(images), femtodet.MEAN, femtodet.STD))
-                targets = build_targets(torch, boxes, [train_labels[i] for i in idx], grid, femtodet.STRIDE,
-                                        len(LABELS))
-                loss, parts = detection_loss(torch, model(x), targets, femtodet.STRIDE)
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-                optimizer.step()
-                schedule.step()
-                epoch_loss.append(loss.item())
-                progress.update(task, advance=1, description=f"epoch {epoch + 1}/{args.epochs} loss {loss:.3f}")
-            history.append(float(np.mean(epoch_loss)))
-            print(f"epoch {epoch + 1}: mean loss {history[-1]:.4f} ({time.time() - train_started:.0f} s)", flush=True)
-    seconds = time.time() - train_started
+
+    def losses(epoch):
+        order = rng.permutation(args.train)
+        for start in range(0, args.train, args.batch):
+            idx = order[start:start + args.batch]
+            images, boxes = [], []
+            for i in idx:
+                image, b = train["images"][i], train_boxes[i]
+                if rng.random() < 1 / 3:
+                    image, b = letterbox_augment(rng, image, b)
+                images.append(image)
+                boxes.append(b)
+            x = torch.from_numpy(normalize_nchw(np.stack(images), femtodet.MEAN, femtodet.STD))
+            targets = build_targets(torch, boxes, [train_labels[i] for i in idx], grid, femtodet.STRIDE, len(LABELS))
+            yield detection_loss(torch, model(x), targets, femtodet.STRIDE)[0]
+
+    history, seconds = run_epochs(torch, model, optimizer, schedule, epochs=args.epochs,
+                                  steps_per_epoch=steps_per_epoch, clip=10.0, losses=losses)
 
     model.eval()
     val_x = normalize_nchw(val["images"], femtodet.MEAN, femtodet.STD)
@@ -329,15 +294,8 @@ def main(argv=None) -> int:
 
     proto = export_onnx(model, (args.size, args.size), graph_name=args.name, labels=list(LABELS))
     write_model_atomic(proto, paths["fp32"])
-    from edgert.tools.quantize import quantize_onnx
-
-    with tempfile.TemporaryDirectory() as calib_dir:
-        import cv2
-
-        for i in range(min(args.calib, args.train)):
-            cv2.imwrite(os.path.join(calib_dir, f"{i:05d}.png"), train["images"][i][:, :, ::-1])
-        report = quantize_onnx(paths["fp32"], paths["int8"], calib_dir, mean=femtodet.MEAN, std=femtodet.STD,
-                               size=(args.size, args.size), force=True, seed=args.seed, progress=True)
+    report = quantize_on_images(paths["fp32"], paths["int8"], train["images"][:min(args.calib, args.train)],
+                                mean=femtodet.MEAN, std=femtodet.STD, size=args.size, seed=args.seed)
     print(report, flush=True)
     metrics.update(evaluate_files(paths, val, backends=("edgert", "onnxruntime"), threads=args.threads))
     for key, value in metrics.items():

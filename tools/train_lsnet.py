@@ -17,11 +17,9 @@ hand; cross-entropy with label smoothing, AdamW with warm-up and cosine decay. M
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -36,25 +34,12 @@ EVAL_MARGIN = 0.2
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="models", help="output folder (default models/)")
-    p.add_argument("--name", default="lsnet_digits")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=64, help="square input side in pixels (multiple of 32)")
-    p.add_argument("--train", type=int, default=6000, help="training scenes (each holds 1-4 digits)")
-    p.add_argument("--val", type=int, default=800, help="held-out scenes (the 'val' split) for the metrics")
-    p.add_argument("--epochs", type=int, default=16)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--calib", type=int, default=256, help="training crops used to calibrate int8")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    args = p.parse_args(argv)
-    if args.size % 32 or args.size < 64:
-        p.error("--size must be a multiple of 32, at least 64")
-    if min(args.train, args.val, args.epochs, args.batch, args.threads, args.calib) < 1:
-        p.error("--train, --val, --epochs, --batch, --threads and --calib must be positive")
-    return args
+    from edgert.zoo.recipe import parse_recipe_args, recipe_parser
+
+    p = recipe_parser(__doc__.split("\n\n")[0], name="lsnet_digits", size=64, train=6000, val=800, epochs=16,
+                      batch=64, lr=3e-3, calib=256, train_help="training scenes (each holds 1-4 digits)",
+                      calib_help="training crops used to calibrate int8")
+    return parse_recipe_args(p, argv)
 
 
 def output_paths(args) -> dict[str, str]:
@@ -96,7 +81,7 @@ def evaluate_files(paths: dict[str, str], crops: np.ndarray, labels: np.ndarray,
     return metrics
 
 
-def write_card(args, paths, metrics, sizes, history, seconds, parameters, out_dir):
+def write_card(args, paths, metrics, eval_crops, sizes, history, seconds, parameters, out_dir):
     from edgert.bench.report import write_text
     from edgert.zoo.lsnet import IMAGENET_MEAN, IMAGENET_STD
 
@@ -106,7 +91,7 @@ def write_card(args, paths, metrics, sizes, history, seconds, parameters, out_di
         "input": {"shape": [1, 3, args.size, args.size], "layout": "NCHW", "color": "RGB", "scale": 1 / 255,
                   "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
         "files": {k: os.path.basename(v) for k, v in paths.items()},
-        "metrics": {"top1": metrics, "eval_crops": int(metrics.pop("_count")), "eval_margin": EVAL_MARGIN},
+        "metrics": {"top1": metrics, "eval_crops": eval_crops, "eval_margin": EVAL_MARGIN},
         "card": f"{stem}.md",
         "architecture": {**{k: list(v) if isinstance(v, tuple) else v for k, v in ARCH.items()},
                          "parameters": parameters},
@@ -177,23 +162,17 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
     import torch.nn.functional as F
-    from rich.progress import Progress
 
     from edgert.tasks.image import normalize_nchw
     from edgert.zoo.convert import export_onnx, write_model_atomic
+    from edgert.zoo.recipe import check_outputs, deterministic_torch, quantize_on_images, run_epochs, warmup_cosine
     from edgert.zoo.lsnet import IMAGENET_MEAN, IMAGENET_STD, LSNet
     from edgert.zoo.scenes import SceneConfig, crop_squares, generate_split
 
     os.makedirs(args.out, exist_ok=True)
     paths = output_paths(args)
-    existing = [p for p in list(paths.values()) + [os.path.join(args.out, f"{args.name}.{e}") for e in ("json", "md")]
-                if os.path.exists(p)]
-    if existing and not args.force:
-        raise EdgeRTError(f"{', '.join(existing)} exist; pass --force to overwrite")
-
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True)
+    check_outputs(args, paths)
+    deterministic_torch(torch, args.seed, args.threads)
     config = SceneConfig()
     started = time.time()
     print(f"generating {args.train} training and {args.val} held-out scenes ...", flush=True)
@@ -211,33 +190,20 @@ def main(argv=None) -> int:
     steps_per_epoch = max(1, count // args.batch)     # full batches only: BatchNorm needs more than one row
     total_steps = steps_per_epoch * args.epochs
     warmup = min(300, total_steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (
-        1 + np.cos(np.pi * min(1.0, s / total_steps))))
+    schedule = warmup_cosine(torch, optimizer, total_steps, warmup)
     labels = torch.from_numpy(train["labels"])
     rng = np.random.default_rng(args.seed)
-    history = []
-    train_started = time.time()
-    with Progress() as progress:
-        task = progress.add_task("training", total=total_steps)
-        for epoch in range(args.epochs):
-            model.train()
-            crops = augmented_crops(rng, train, args.size)
-            order = rng.permutation(count)
-            epoch_loss = []
-            for step in range(steps_per_epoch):
-                idx = order[step * args.batch:(step + 1) * args.batch]
-                x = torch.from_numpy(normalize_nchw(crops[idx], IMAGENET_MEAN, IMAGENET_STD))
-                loss = F.cross_entropy(model(x), labels[idx], label_smoothing=0.1)
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                optimizer.step()
-                schedule.step()
-                epoch_loss.append(loss.item())
-                progress.update(task, advance=1, description=f"epoch {epoch + 1}/{args.epochs} loss {loss:.3f}")
-            history.append(float(np.mean(epoch_loss)))
-            print(f"epoch {epoch + 1}: mean loss {history[-1]:.4f} ({time.time() - train_started:.0f} s)", flush=True)
-    seconds = time.time() - train_started
+
+    def losses(epoch):
+        crops = augmented_crops(rng, train, args.size)
+        order = rng.permutation(count)
+        for step in range(steps_per_epoch):
+            idx = order[step * args.batch:(step + 1) * args.batch]
+            x = torch.from_numpy(normalize_nchw(crops[idx], IMAGENET_MEAN, IMAGENET_STD))
+            yield F.cross_entropy(model(x), labels[idx], label_smoothing=0.1)
+
+    history, seconds = run_epochs(torch, model, optimizer, schedule, epochs=args.epochs,
+                                  steps_per_epoch=steps_per_epoch, clip=5.0, losses=losses)
 
     model.eval()
     with torch.no_grad():
@@ -250,24 +216,15 @@ def main(argv=None) -> int:
         proto = export_onnx(model, (args.size, args.size), portable=portable, graph_name=args.name,
                             labels=list(LABELS))
         write_model_atomic(proto, paths[precision])
-    from edgert.tools.quantize import quantize_onnx
-
-    with tempfile.TemporaryDirectory() as calib_dir:
-        import cv2
-
-        calib = augmented_crops(np.random.default_rng(args.seed + 1), train, args.size)[:args.calib]
-        for i, crop in enumerate(calib):
-            cv2.imwrite(os.path.join(calib_dir, f"{i:05d}.png"), crop[:, :, ::-1])
-        report = quantize_onnx(paths["fp32_portable"], paths["int8"], calib_dir, mean=IMAGENET_MEAN,
-                               std=IMAGENET_STD, size=(args.size, args.size), force=True, seed=args.seed,
-                               progress=True)
+    calib = augmented_crops(np.random.default_rng(args.seed + 1), train, args.size)[:args.calib]
+    report = quantize_on_images(paths["fp32_portable"], paths["int8"], calib, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                                size=args.size, seed=args.seed)
     print(report, flush=True)
     metrics.update(evaluate_files(paths, val_crops, val["labels"], args.threads))
     for key, value in metrics.items():
         print(f"{key:>26}: top-1 {value:.4f}")
-    metrics["_count"] = len(val_crops)
     sizes = {k: os.path.getsize(p) for k, p in paths.items()}
-    write_card(args, paths, metrics, sizes, history, seconds, parameters, args.out)
+    write_card(args, paths, metrics, len(val_crops), sizes, history, seconds, parameters, args.out)
     print(f"wrote {', '.join(paths.values())} and the card in {time.time() - started:.0f} s")
     return 0
 

@@ -36,6 +36,12 @@ def _geometry(node: Node, fn, *args):
         raise OperatorArgumentError(node.op_type, node.name, f"cannot evaluate: {e}") from None
 
 
+def _indexed_shape(node: Node, shape, index) -> tuple:
+    """The shape of a tensor of `shape` indexed by a tuple of slices (numpy's slice semantics, read off
+    Python ranges: nothing is allocated)."""
+    return _geometry(node, lambda: tuple(len(range(d)[s]) for d, s in zip(shape, index)) + tuple(shape[len(index):]))
+
+
 def _layout_for(x: Value, rank: int) -> str:
     return NHWC if x.layout == NHWC and rank == 4 else PLAIN
 
@@ -61,7 +67,7 @@ def lower_slice(p: Planner, node: Node, ins):
         return None
     x = ins[0]
     index = _geometry(node, slice_index, node, args, p.opset, x.shape)
-    shape = _geometry(node, lambda: np.empty(x.shape, np.uint8)[index].shape)   # numpy's reading of it
+    shape = _indexed_shape(node, x.shape, index)
     y = p.new_value(node.outputs[0], shape, x.dtype, _layout_for(x, len(shape)))
     _emit_copies(p, node, "Slice[copy]", [x], [y], lambda v: ([(v[y], v[x][index])], []))
     return [y]
@@ -117,7 +123,7 @@ def lower_pad(p: Planner, node: Node, ins):
     crop, width, mode, value = _geometry(node, pad_geometry, node, args, p.opset, x.shape)
     if mode != "constant":
         return None
-    source_shape = _geometry(node, lambda: np.empty(x.shape, np.uint8)[crop].shape)
+    source_shape = _indexed_shape(node, x.shape, crop)
     shape = [d + b + e for d, (b, e) in zip(source_shape, width)]
     y = p.new_value(node.outputs[0], shape, x.dtype, _layout_for(x, len(shape)))
     inner = tuple(slice(b, b + d) for d, (b, _) in zip(source_shape, width))
