@@ -247,7 +247,26 @@ def test_lsnet_portable_export_matches_torch_on_onnxruntime_and_edgert(lsnet_sma
     x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
     expected = torch_outputs(lsnet_small, x, ["logits"])
     assert_matches(ort_run(lsnet_export[True], x), expected, what="onnxruntime")
-    assert_matches(edgert.load(lsnet_export[True], threads=1).run({"images": x}), expected, what="edgert")
+    sess = edgert.load(lsnet_export[True], threads=1)
+    assert_matches(sess.run({"images": x}), expected, what="edgert")
+    # edgert recognises the portable SKA chains and runs each as its native kernel
+    labels = [s.label for s in sess.plan_for([x.shape]).steps]
+    assert labels.count("SKA[3x3]") == 5 and not any(label.startswith("Slice") for label in labels)
+
+
+def test_portable_ska_lookalike_is_not_fused(lsnet_export, tmp_path, assert_matches):
+    """Two windows of one chain swapped: no longer SKA (taps meet the wrong windows), so edgert must
+    run it as written and still agree with onnxruntime."""
+    model = onnx.load(lsnet_export[True])
+    windows = [n for n in model.graph.node if n.op_type == "Slice" and n.name.startswith("ska_window")][:9]
+    windows[1].input[1:3], windows[3].input[1:3] = list(windows[3].input[1:3]), list(windows[1].input[1:3])
+    path = str(tmp_path / "lookalike.onnx")
+    onnx.save(model, path)
+    x = np.random.default_rng(5).standard_normal((1, 3, 64, 64)).astype(np.float32)
+    sess = edgert.load(path, threads=1)
+    labels = [s.label for s in sess.plan_for([x.shape]).steps]
+    assert labels.count("SKA[3x3]") == 4 and labels.count("Slice[copy]") == 9
+    assert_matches(sess.run({"images": x}), ort_run(path, x), what="edgert vs onnxruntime")
 
 
 def test_lsnet_ska_node_export_matches_torch(lsnet_small, lsnet_export, assert_matches):
@@ -272,10 +291,7 @@ def test_lsnet_ska_node_export_matches_torch(lsnet_small, lsnet_export, assert_m
 
 
 def test_lsnet_ska_node_on_edgert(lsnet_small, lsnet_export, assert_matches):
-    try:
-        sess = edgert.load(lsnet_export[False], threads=1)
-    except ModelLoadError as e:
-        pytest.skip(f"edgert does not run the ai.edgert SKA node yet: {e}")
+    sess = edgert.load(lsnet_export[False], threads=1)
     x = np.random.default_rng(2).standard_normal((1, 3, 64, 64)).astype(np.float32)
     assert_matches(sess.run({"images": x}), torch_outputs(lsnet_small, x, ["logits"]), what="edgert")
 

@@ -1,6 +1,7 @@
 """Load-time rewrites: 1-D convs as 2-D, BatchNorm folded into Conv, x*sigmoid(x) -> Swish,
-x*HardSigmoid(x) -> HardSwish, MatMul+Add -> MatMul with bias, and Relu/Relu6/Clip fused into
-the producer as an output clamp (attribute `edgert_clamp`). Shape-dependent work
+x*HardSigmoid(x) -> HardSwish, SKA written in standard ops -> the SKA operator (passes/ska.py),
+MatMul+Add -> MatMul with bias, and Relu/Relu6/Clip fused into the producer as an output clamp
+(attribute `edgert_clamp`). Shape-dependent work
 (constant folding of Shape chains, layouts) happens in the planner."""
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from edgert.ir import Graph, Node
 from edgert.passes.quantize import clamp_bounds, fold_qdq
+from edgert.passes.ska import fuse_portable_ska
 
 # Domain of the fused operators these passes create.
 EDGERT_DOMAIN = "ai.edgert"
@@ -23,6 +25,7 @@ def optimize(graph: Graph) -> Graph:
     conv1d_as_2d(graph)
     fold_batchnorm_into_conv(graph)
     fold_qdq(graph)  # before the float fusions: they would otherwise reach into QDQ groups
+    fuse_portable_ska(graph)
     fuse_gating(graph)
     fuse_matmul_bias(graph)
     fuse_clamp(graph)
