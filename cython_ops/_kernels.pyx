@@ -495,6 +495,55 @@ cdef class Ska:
                               self.x, self.wt, self.y)
 
 
+cdef extern from "edgert/f32-rownorm.h":
+    void edgert_op_f32_instnorm(edgert_threadpool* pool, size_t rows, size_t n, const float* x,
+                                const float* scale, const float* bias, float eps, float* y) nogil
+    void edgert_op_f32_softmax(edgert_threadpool* pool, size_t rows, size_t n, const float* x,
+                               float* y) nogil
+
+
+cdef class RowNorm:
+    """Row reductions (edgert/f32-rownorm.h) over `rows` contiguous rows of n floats of x into y
+    (y may be x): op "instnorm" (scale, bias: one float32 per row, or None) or "softmax"; rows
+    split over the pool."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const float* x
+    cdef const float* scale
+    cdef const float* bias
+    cdef float* y
+    cdef size_t rows, n
+    cdef float eps
+    cdef bint softmax
+
+    def __init__(self, ThreadPool pool, str op, x, y, size_t rows, size_t n, scale=None, bias=None,
+                 float eps=1e-5):
+        if op not in ("instnorm", "softmax"):
+            raise ValueError(f"RowNorm: unknown op {op!r}")
+        self.softmax = op == "softmax"
+        self.x, self.y = f32_ptr(x, "x"), f32_ptr(y, "y")
+        expect_size(x, rows * n, "x")
+        expect_size(y, rows * n, "y")
+        self.scale = self.bias = NULL
+        if scale is not None:
+            expect_size(scale, rows, "scale")
+            self.scale = f32_ptr(scale, "scale")
+        if bias is not None:
+            expect_size(bias, rows, "bias")
+            self.bias = f32_ptr(bias, "bias")
+        self.refs = (pool, x, y, scale, bias)
+        self.pool = pool.ptr
+        self.rows, self.n, self.eps = rows, n, eps
+
+    def __call__(self):
+        with nogil:
+            if self.softmax:
+                edgert_op_f32_softmax(self.pool, self.rows, self.n, self.x, self.y)
+            else:
+                edgert_op_f32_instnorm(self.pool, self.rows, self.n, self.x, self.scale, self.bias,
+                                       self.eps, self.y)
+
+
 # ------------------------------------------------------------------------------------------------
 # int8 (qs8) steps. Arithmetic: include/edgert/qs8-requant.h. Activations are int8 NHWC
 # (C-contiguous), scales float32, packed weights uint8 byte buffers from the qs8_*_pack functions

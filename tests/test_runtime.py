@@ -418,3 +418,39 @@ def test_data_movement_runs_as_plan_time_copies(dtype):
     assert labels == ["Pad[copy]", "Slice[copy]", "Transpose[copy]", "Split[copy]", "Concat[copy]"], labels
     for _ in range(2):    # the second run reuses the arena: padding is written every run
         np.testing.assert_array_equal(sess.run({"x": x})["y"], expected)
+
+
+def test_row_reductions_run_natively():
+    """InstanceNormalization and Softmax (last axis; NHWC channels after a conv; opset 11's flattened
+    trailing axes) run on the f32-rownorm kernels and agree with onnxruntime; a NaN poisons its row only."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    inits = [numpy_helper.from_array(rng.uniform(0.5, 1.5, 6).astype(np.float32), "scale"),
+             numpy_helper.from_array(rng.standard_normal(6).astype(np.float32), "bias"),
+             numpy_helper.from_array(rng.standard_normal((6, 6, 1, 1)).astype(np.float32), "w")]
+    nodes = [helper.make_node("InstanceNormalization", ["x", "scale", "bias"], ["n"], epsilon=1e-3),
+             helper.make_node("Softmax", ["n"], ["last"], axis=-1),
+             helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("Softmax", ["c"], ["channels"], axis=1)]
+    outs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ("last", "channels")]
+    graph = helper.make_graph(nodes, "rows", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6, 5, 7])],
+                              outs, inits)
+    x = (rng.standard_normal((2, 6, 5, 7)) * 3 + 2).astype(np.float32)
+    for opset in (18, 11):
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        sess = edgert.load(model, threads=2, backend="edgert")
+        labels = [s.label for s in _plan(sess).steps if s.node]
+        assert labels.count("Softmax[softmax]") == 2 and "InstanceNormalization[instnorm]" in labels, labels
+        expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+        got = sess.run({"x": x})
+        for name, ref in zip(("last", "channels"), expected):
+            np.testing.assert_allclose(got[name], ref, rtol=1e-5, atol=1e-6, err_msg=f"{name}, opset {opset}")
+        if opset == 18:
+            poisoned = x.copy()
+            poisoned[1, 2, 3, 4] = np.nan
+            channels = sess.run({"x": poisoned})["channels"]
+            assert np.isnan(channels[1, :, 3, 4]).all()  # the pixel's channel row
+            channels[1, :, 3, 4] = 0
+            assert np.isfinite(channels).all()

@@ -699,3 +699,5 @@ from edgert.runtime import lower_quant  # noqa: E402,F401
 from edgert.runtime import lower_seq  # noqa: E402,F401
 # Slice, Split, Concat and constant Pad as copies between plan-time views.
 from edgert.runtime import lower_copy  # noqa: E402,F401
+# InstanceNormalization and Softmax on the row-reduction kernels.
+from edgert.runtime import lower_norm  # noqa: E402,F401
