@@ -454,3 +454,30 @@ def test_row_reductions_run_natively():
             assert np.isnan(channels[1, :, 3, 4]).all()  # the pixel's channel row
             channels[1, :, 3, 4] = 0
             assert np.isfinite(channels).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+def test_nearest_resize_runs_as_plan_time_gathers(dtype):
+    """Upsampling by scales, and shrinking one axis while growing the other by sizes (half_pixel,
+    round_prefer_ceil): gathers that agree with onnxruntime bit for bit, run after run."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    elem = {np.float32: TensorProto.FLOAT, np.int8: TensorProto.INT8}[dtype]
+    inits = [numpy_helper.from_array(np.asarray([1, 1, 2, 3], np.float32), "scales"),
+             numpy_helper.from_array(np.asarray([2, 5, 4, 11], np.int64), "sizes")]
+    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["up"], mode="nearest",
+                              coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+             helper.make_node("Resize", ["x", "", "", "sizes"], ["odd"], mode="nearest",
+                              coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")]
+    outs = [helper.make_tensor_value_info(name, elem, None) for name in ("up", "odd")]
+    graph = helper.make_graph(nodes, "resize", [helper.make_tensor_value_info("x", elem, [2, 5, 7, 6])], outs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    x = (np.random.default_rng(6).standard_normal((2, 5, 7, 6)) * 40).astype(dtype)
+    sess = edgert.load(model, threads=1, backend="edgert")
+    assert [s.label for s in _plan(sess).steps if s.node] == ["Resize[nearest]"] * 2
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for _ in range(2):
+        got = sess.run({"x": x})
+        np.testing.assert_array_equal(got["up"], expected[0])
+        np.testing.assert_array_equal(got["odd"], expected[1])

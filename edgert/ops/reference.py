@@ -544,7 +544,8 @@ def _gemm(node, inputs, opset):
 # ------------------------------------------------------------------ Resize
 
 
-def _resize_scales_sizes(node, inputs, opset, x):
+def _resize_scales_sizes(node, inputs, opset, shape):
+    rank = len(shape)
     if opset < 11:  # Upsample / Resize-10: scales only
         scales = inputs[1] if len(inputs) > 1 else np.asarray(node.attr("scales"))
         return np.asarray(scales, np.float64), None
@@ -554,24 +555,24 @@ def _resize_scales_sizes(node, inputs, opset, x):
     if sizes is not None and sizes.size:
         sizes = [int(s) for s in sizes]
         if axes is not None:
-            full = list(x.shape)
+            full = list(shape)
             for a, s in zip(axes, sizes):
-                full[a % x.ndim] = s
+                full[a % rank] = s
             sizes = full
         policy = node.attr("keep_aspect_ratio_policy", "stretch")
-        scales = np.array(sizes, np.float64) / np.array(x.shape, np.float64)
+        scales = np.array(sizes, np.float64) / np.array(shape, np.float64)
         if policy != "stretch":  # one scale for every resized axis, as the spec defines it
-            resized = [a % x.ndim for a in axes] if axes is not None else range(x.ndim)
+            resized = [a % rank for a in axes] if axes is not None else range(rank)
             scale = (min if policy == "not_larger" else max)(scales[i] for i in resized)
             for i in resized:
                 scales[i] = scale
-                sizes[i] = int(round(scale * x.shape[i]))
+                sizes[i] = int(round(scale * shape[i]))
         return scales, sizes
     scales = np.asarray(roi_scales, np.float64)
     if axes is not None:
-        full = np.ones(x.ndim)
+        full = np.ones(rank)
         for a, s in zip(axes, scales):
-            full[a % x.ndim] = s
+            full[a % rank] = s
         scales = full
     return scales, None
 
@@ -616,9 +617,9 @@ def _nearest(coords, mode, in_len):
     return np.clip(idx, 0, in_len - 1).astype(np.int64)
 
 
-@ref("Resize", "Upsample")
-def _resize(node, inputs, opset):
-    x = inputs[0]
+def resize_geometry(node, inputs, opset, shape):
+    """(mode, coordinate transformation, nearest mode, scales, output sizes) of a Resize/Upsample on
+    an input of `shape`; raises for what the reference does not implement or bad scales/sizes."""
     mode = node.attr("mode", "nearest")
     if opset < 11:
         ctm = "asymmetric"
@@ -632,13 +633,32 @@ def _resize(node, inputs, opset):
         raise UnsupportedOperatorError(node.op_type, node.name, "antialias")
     if ctm == "tf_crop_and_resize":
         raise UnsupportedOperatorError(node.op_type, node.name, "tf_crop_and_resize")
-    scales, sizes = _resize_scales_sizes(node, inputs, opset, x)
+    scales, sizes = _resize_scales_sizes(node, inputs, opset, shape)
     if sizes is None:
-        sizes = [int(math.floor(d * s)) for d, s in zip(x.shape, scales)]
+        sizes = [int(math.floor(d * s)) for d, s in zip(shape, scales)]
     if any(s < 0 for s in sizes) or not all(np.isfinite(scales)) or any(s <= 0 for s in scales):
         raise ValueError(f"scales {list(scales)} / sizes {list(sizes)} must be positive")
+    return mode, ctm, nearest_mode, scales, sizes
+
+
+def resize_nearest_indices(ctm, nearest_mode, scales, sizes, shape) -> dict[int, np.ndarray]:
+    """Nearest Resize as a gather: {axis: source index of every output index} for the axes it changes."""
+    return {axis: _nearest(_source_coords(ctm, sizes[axis], shape[axis], scales[axis]), nearest_mode, shape[axis])
+            for axis in range(len(shape)) if not (sizes[axis] == shape[axis] and scales[axis] == 1.0)}
+
+
+@ref("Resize", "Upsample")
+def _resize(node, inputs, opset):
+    x = inputs[0]
+    mode, ctm, nearest_mode, scales, sizes = resize_geometry(node, inputs, opset, x.shape)
     if math.prod(sizes) == 0:  # numpy's take would still loop over every index of the other axes
         return [np.zeros(sizes, x.dtype)]
+    if mode == "nearest":  # shrinking axes first keeps every intermediate no larger than it must be
+        gathers = resize_nearest_indices(ctm, nearest_mode, scales, sizes, x.shape)
+        y = x
+        for axis in sorted(gathers, key=lambda a: sizes[a] / max(x.shape[a], 1)):
+            y = np.take(y, gathers[axis], axis=axis)
+        return [y]
     y = x
     # Axes are resized one at a time (separable); shrinking ones first keeps every intermediate no
     # larger than it must be, and the blend runs in the input's float type, not float64.
@@ -646,9 +666,6 @@ def _resize(node, inputs, opset):
         if sizes[axis] == x.shape[axis] and scales[axis] == 1.0:
             continue
         coords = _source_coords(ctm, sizes[axis], x.shape[axis], scales[axis])
-        if mode == "nearest":
-            y = np.take(y, _nearest(coords, nearest_mode, x.shape[axis]), axis=axis)
-            continue
         if ctm not in ("align_corners", "tf_crop_and_resize"):
             coords = np.clip(coords, 0, x.shape[axis] - 1)
         lo = np.clip(np.floor(coords), 0, x.shape[axis] - 1).astype(np.int64)

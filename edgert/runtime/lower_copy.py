@@ -1,5 +1,5 @@
-"""Data-movement lowerings: Slice, Split, Concat, constant Pad and general Transpose as copies between views fixed at plan
-time (any dtype, int8 tensors of quantized models included).
+"""Data-movement lowerings: Slice, Split, Concat, constant Pad, general Transpose and nearest Resize as copies
+between views fixed at plan time (any dtype, int8 tensors of quantized models included).
 
 Their numpy references re-derive every index and allocate each result on every run, which costs more
 than the copy itself on the small tensors of edge models (LSNet's portable SKA is 9 Slices, a Split and
@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgert.errors import OperatorArgumentError
+import math
+
+from edgert.errors import OperatorArgumentError, UnsupportedOperatorError
 from edgert.ir import Node
-from edgert.ops.reference import pad_geometry, slice_index, split_bounds
+from edgert.ops.reference import (pad_geometry, resize_geometry, resize_nearest_indices, slice_index,
+                                  split_bounds)
 from edgert.runtime.lower import lowering
 from edgert.runtime.plan import Planner, StepSpec
 from edgert.runtime.values import NHWC, PLAIN, Value, logical
@@ -152,4 +155,44 @@ def lower_transpose(p: Planner, node: Node, ins):
     shape = [x.shape[a] for a in perm]
     y = p.new_value(node.outputs[0], shape, x.dtype)
     _emit_copies(p, node, "Transpose[copy]", [x], [y], lambda v: ([(v[y], v[x].transpose(perm))], []))
+    return [y]
+
+
+@lowering("Resize", "Upsample")
+def lower_resize_nearest(p: Planner, node: Node, ins):
+    """Nearest Resize as one gather (np.take into the output view) per resized axis, source indices
+    worked out once; linear modes and anything unusual run on the reference."""
+    args = _const_args(ins)
+    if args is None or not node.outputs[0]:
+        return None
+    x = ins[0]
+    try:
+        mode, ctm, nearest_mode, scales, sizes = _geometry(node, resize_geometry, node, args, p.opset, x.shape)
+    except UnsupportedOperatorError:
+        return None                       # the reference reports it where it runs
+    if mode != "nearest" or len(sizes) != len(x.shape) or math.prod(sizes) == 0:
+        return None
+    gathers = resize_nearest_indices(ctm, nearest_mode, scales, sizes, x.shape)
+    y = p.new_value(node.outputs[0], sizes, x.dtype, _layout_for(x, len(sizes)))
+    # Shrinking axes first; each gather but the last writes a scratch array owned by the step.
+    order = sorted(gathers, key=lambda a: sizes[a] / max(x.shape[a], 1))
+    shapes, shape = [], list(x.shape)
+    for axis in order:
+        shape[axis] = sizes[axis]
+        shapes.append(tuple(shape))
+
+    def build(views):
+        src, dest = logical(views[x], x), logical(views[y], y)
+        outs = [np.empty(s, x.dtype) for s in shapes[:-1]] + [dest]
+        steps = list(zip([src] + outs[:-1], order, outs))
+
+        def run():
+            if not steps:
+                np.copyto(dest, src)
+            for a, axis, out in steps:
+                np.take(a, gathers[axis], axis=axis, out=out, mode="clip")
+
+        return run
+
+    p.emit(StepSpec("Resize[nearest]", node.name, [x], [y], build))
     return [y]
