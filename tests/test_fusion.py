@@ -1,5 +1,6 @@
-"""The depthwise -> 1x1 fusion (ai.edgert DepthwisePointwise): always correct, whether the
-planner runs it fused (EDGERT_DWPW_FUSION=always) or as two convs (never)."""
+"""Load-time fusions: the depthwise -> 1x1 fusion (ai.edgert DepthwisePointwise), always correct
+whether the planner runs it fused (EDGERT_DWPW_FUSION=always) or as two convs (never), and constant
+scales folded into the conv before them."""
 from __future__ import annotations
 
 import numpy as np
@@ -54,3 +55,19 @@ def test_mobilenet_v2_fused_equals_unfused(monkeypatch, random_feeds, run_refere
         assert_matches(results[mode], run_reference(model, feeds), what=f"fusion={mode}")
     for name, value in results["always"].items():
         np.testing.assert_allclose(value, results["never"][name], rtol=0, atol=1e-4 * np.abs(value).max())
+
+
+@pytest.mark.parametrize("factor_shape, folded", [((), True), ((6, 1, 1), True), ((1, 6, 1, 1), True),
+                                                  ((1, 1, 5, 7), False), ((6, 5, 7), False)])
+def test_constant_scale_after_conv(factor_shape, folded, check_parity, random_feeds):
+    """Conv -> Mul(constant) folds into the conv when the factor is a scalar or one value per output
+    channel; any other broadcast (per pixel) stays a Mul. Both agree with onnxruntime."""
+    g = GraphBuilder(seed=3)
+    x = g.input("x", [2, 4, 5, 7])
+    y = conv(g, x, 4, 6, k=3, pads=[1, 1, 1, 1])
+    factor = g.const(np.random.default_rng(1).uniform(-2, 2, factor_shape).astype(np.float32))
+    model = g.model([g.op("Mul", [y, factor])])
+    sess = edgert.load(model, threads=1, backend="edgert")
+    labels = [s.label for s in sess.plan_for([t.shape for t in sess.inputs]).steps]
+    assert ("Mul" not in labels) == folded, labels
+    check_parity(model, random_feeds(model))

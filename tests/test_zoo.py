@@ -433,3 +433,26 @@ def test_cli_convert(tmp_path, femto_state, capsys):
     assert "pass --force" in capsys.readouterr().err
     assert main(["convert", "femtodet", ckpt, "-o", out, "--input-size", "64xA", "--force"]) == 2
     assert "--input-size '64xA'" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.onnx's TorchScript exporter
+@pytest.mark.parametrize("order, dim, size", [(2, 16, (9, 11)), (3, 32, (8, 8)), (4, 64, (7, 13)), (5, 64, (14, 10))])
+def test_gnconv_export_runs_natively_and_matches_torch(order, dim, size, tmp_path, assert_matches):
+    from edgert.zoo.hornet import GnConv
+
+    torch.manual_seed(order)
+    model = GnConv(dim, order=order, s=1.0 / 3).eval()
+    keys = {k.split(".")[0] for k in model.state_dict()}
+    assert keys == {"proj_in", "dwconv", "proj_out"} | ({"pws"} if order > 1 else set())  # the official names
+    x = torch.randn(2, dim, *size)
+    path = str(tmp_path / "gnconv.onnx")
+    torch.onnx.export(model, (x,), path, input_names=["images"], output_names=["y"], opset_version=18, dynamo=False)
+    with torch.no_grad():
+        expected = {"y": model(x).numpy()}
+    sess = edgert.load(path, threads=2)
+    steps = sess.plan_for([tuple(x.shape)]).steps
+    assert not [s.label for s in steps if "numpy" in s.label or not s.native], "gnConv left a step on numpy"
+    assert [s.label for s in steps].count("Mul") == order  # the gates; `* s` is folded into the dwconv
+    assert_matches(sess.run({"images": x.numpy()}), expected, what="edgert")
+    assert_matches(ort_run(path, x.numpy()), expected, what="onnxruntime")
+

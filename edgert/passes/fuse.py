@@ -1,8 +1,8 @@
-"""Load-time rewrites: 1-D convs as 2-D, BatchNorm folded into Conv, x*sigmoid(x) -> Swish,
-x*HardSigmoid(x) -> HardSwish, SKA written in standard ops -> the SKA operator (passes/ska.py),
-MatMul+Add -> MatMul with bias, and Relu/Relu6/Clip fused into the producer as an output clamp
-(attribute `edgert_clamp`). Shape-dependent work
-(constant folding of Shape chains, layouts) happens in the planner."""
+"""Load-time rewrites: 1-D convs as 2-D, BatchNorm and constant scales folded into Conv,
+x*sigmoid(x) -> Swish, x*HardSigmoid(x) -> HardSwish, SKA written in standard ops -> the SKA
+operator (passes/ska.py), MatMul+Add -> MatMul with bias, and Relu/Relu6/Clip fused into the
+producer as an output clamp (attribute `edgert_clamp`). Shape-dependent work (constant folding of
+Shape chains, layouts) happens in the planner."""
 from __future__ import annotations
 
 import math
@@ -24,6 +24,7 @@ CLAMP_PRODUCERS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul
 def optimize(graph: Graph) -> Graph:
     conv1d_as_2d(graph)
     fold_batchnorm_into_conv(graph)
+    fold_scale_into_conv(graph)
     fold_qdq(graph)  # before the float fusions: they would otherwise reach into QDQ groups
     fuse_portable_ska(graph)
     fuse_gating(graph)
@@ -108,6 +109,41 @@ def fold_batchnorm_into_conv(graph: Graph) -> None:
         node.inputs = [node.inputs[0], w_name, b_name]
         node.outputs = [bn.outputs[0]]
         removed.add(id(bn))
+    graph.nodes = [n for n in graph.nodes if id(n) not in removed]
+
+
+def fold_scale_into_conv(graph: Graph) -> None:
+    """Conv -> Mul by a constant scalar or per-output-channel factor ([C, 1, 1] / [1, C, 1, 1]) becomes
+    the Conv with scaled weights and bias (e.g. HorNet's `dwconv(x) * s`)."""
+    users = graph.consumers()
+    removed = set()
+    for node in graph.nodes:
+        if not _is(node, "Conv") or len(node.inputs) < 2 or node.attr("edgert_clamp") is not None:
+            continue
+        weights = _const(graph, node.inputs[1])
+        mul = _single_consumer(graph, node.outputs[0], users)
+        if weights is None or weights.dtype != np.float32 or mul is None or not _is(mul, "Mul") or len(mul.inputs) != 2:
+            continue
+        factor = _const(graph, mul.inputs[1] if mul.inputs[0] == node.outputs[0] else mul.inputs[0])
+        c_out, rank = weights.shape[0], weights.ndim
+        if factor is None or factor.dtype != np.float32 or mul.inputs[0] == mul.inputs[1]:
+            continue
+        if factor.size == 1 and factor.ndim <= rank:
+            per_channel = np.full(c_out, factor.reshape(-1)[0], np.float32)
+        elif (factor.size == c_out and factor.ndim in (rank - 1, rank) and factor.shape[-(rank - 1)] == c_out
+              and all(d == 1 for d in factor.shape[-(rank - 2):])):
+            per_channel = factor.reshape(-1)
+        else:
+            continue
+        bias = _const(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+        if len(node.inputs) > 2 and node.inputs[2] and bias is None:
+            continue
+        w_name, b_name = f"{node.name}:w_scaled", f"{node.name}:b_scaled"
+        graph.constants[w_name] = (weights * per_channel.reshape((-1,) + (1,) * (rank - 1))).astype(np.float32)
+        graph.constants[b_name] = ((0.0 if bias is None else bias) * per_channel).astype(np.float32)
+        node.inputs = [node.inputs[0], w_name, b_name]
+        node.outputs = [mul.outputs[0]]
+        removed.add(id(mul))
     graph.nodes = [n for n in graph.nodes if id(n) not in removed]
 
 
