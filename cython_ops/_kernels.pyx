@@ -987,6 +987,57 @@ cdef class QS8Lut:
             edgert_op_x8_lut(self.pool, self.n, self.x, self.y, self.table)
 
 
+cdef extern from "edgert/qs8-ska.h":
+    ctypedef struct edgert_qs8_ska_params:
+        int32_t x_zero_point, w_zero_point, y_zero_point
+        float y_scale
+        float mult[49]
+        float lo[49]
+        float hi[49]
+        float dq_scale[49]
+    void edgert_op_qs8_ska(edgert_threadpool* pool, size_t batch, size_t H, size_t W, size_t C, size_t G,
+                           size_t k, const int8_t* x, const int8_t* wt, int8_t* y,
+                           const edgert_qs8_ska_params* params) nogil
+
+
+cdef class QS8Ska:
+    """int8 SKA (edgert/qs8-ska.h) on NHWC arrays: x (N, H, W, C), per-pixel kernels wt (N, H, W, G*k*k),
+    y (N, H, W, C). Per-tap lists (k*k each): mult, lo, hi (clamp bounds less the zero point), dq_scale."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef const int8_t* x
+    cdef const int8_t* wt
+    cdef int8_t* y
+    cdef size_t batch, H, W, C, G, k
+    cdef edgert_qs8_ska_params params
+
+    def __init__(self, ThreadPool pool, x, wt, y, size_t batch, size_t H, size_t W, size_t C, size_t G,
+                 size_t k, int x_zero_point, int w_zero_point, float y_scale, int y_zero_point, mult, lo, hi,
+                 dq_scale):
+        cdef size_t t
+        if k % 2 == 0 or k * k > 49 or G == 0 or C % G:
+            raise ValueError(f"QS8Ska: k={k} must be odd and <= 7 and C={C} a multiple of G={G}")
+        if not all(len(v) == k * k for v in (mult, lo, hi, dq_scale)):
+            raise ValueError(f"QS8Ska: per-tap parameters need {k * k} values each")
+        self.x, self.wt, self.y = i8_ptr(x, "x"), i8_ptr(wt, "wt"), i8_ptr(y, "y")
+        expect_size(x, batch * H * W * C, "x")
+        expect_size(wt, batch * H * W * G * k * k, "wt")
+        expect_size(y, batch * H * W * C, "y")
+        self.refs = (pool, x, wt, y)
+        self.pool = pool.ptr
+        self.batch, self.H, self.W, self.C, self.G, self.k = batch, H, W, C, G, k
+        self.params.x_zero_point, self.params.w_zero_point = x_zero_point, w_zero_point
+        self.params.y_scale, self.params.y_zero_point = y_scale, y_zero_point
+        for t in range(k * k):
+            self.params.mult[t], self.params.lo[t] = mult[t], lo[t]
+            self.params.hi[t], self.params.dq_scale[t] = hi[t], dq_scale[t]
+
+    def __call__(self):
+        with nogil:
+            edgert_op_qs8_ska(self.pool, self.batch, self.H, self.W, self.C, self.G, self.k,
+                              self.x, self.wt, self.y, &self.params)
+
+
 cdef class Quantize:
     """float32 x -> int8 y = saturate(round_half_even(x / scale) + zero_point), NaN -> zero_point.
     nchw=(batch, C, HW): x is [batch, C, HW] and y is written [batch, HW, C] (NCHW -> NHWC)."""

@@ -253,6 +253,31 @@ def test_bundled_classifier_matches_onnxruntime(heldout_digits):
     assert agree >= 0.99, agree
 
 
+def test_quantized_ska_chains_run_as_one_bit_exact_kernel(heldout_digits, monkeypatch):
+    """The int8 portable SKA chains of the bundled classifier (onnxruntime's QDQ quantizer's output) run as
+    the native QSKA kernel, and the logits equal onnxruntime's and the numpy QSKA reference's exactly."""
+    ort = pytest.importorskip("onnxruntime")
+    import edgert
+    from edgert.runtime import lower
+
+    card = _bundled("classify")
+    path = str(card.path("int8"))
+    side = card.input["shape"][-1]
+    crops = np.stack([cv2.resize(c, (side, side)) for c in heldout_digits[0][:16]]).astype(np.float32)
+    crops = crops.transpose(0, 3, 1, 2) / 255.0
+    feeds = {"images": crops}
+    sess = edgert.load(path, threads=2, backend="edgert")
+    labels = [s.label for s in sess.plan_for([crops.shape]).steps]
+    assert labels.count("QSKA[3x3]") == 3 and not any(label.startswith("Slice") for label in labels), labels
+    native = sess.run(feeds)["logits"]
+    expected = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    np.testing.assert_array_equal(native, expected)
+    monkeypatch.setitem(lower.LOWERINGS, ("ai.edgert", "QSKA"), [lambda p, node, ins: None])
+    reference = edgert.load(path, threads=1, backend="edgert")
+    assert "QSKA" in [s.label for s in reference.plan_for([crops.shape]).steps]  # now the numpy reference
+    np.testing.assert_array_equal(reference.run(feeds)["logits"], expected)
+
+
 def test_bundled_classifier_reads_the_centre_of_any_frame(heldout_digits):
     """A digit crop in the middle of a wider BGR frame, or enlarged, keeps its label (Classifier takes the
     centred square and resizes it to the input)."""

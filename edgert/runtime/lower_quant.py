@@ -12,6 +12,7 @@ import numpy as np
 from edgert._ops import _kernels as K
 from edgert.errors import UnsupportedOperatorError
 from edgert.ir import Node
+from edgert.ops import ska as ska_spec
 from edgert.ops.quantized import MS_DOMAIN, qclamp
 from edgert.passes.fuse import EDGERT_DOMAIN
 from edgert.runtime.lower import _window_geometry, binary_pattern, lowering
@@ -161,6 +162,35 @@ def lower_qlinear_binary(p: Planner, node: Node, ins):
             za, float(a_mult), zb, float(b_mult), zy, qmin, qmax))
 
     p.emit(StepSpec(node.op_type, node.name, pattern.reads, [y], build))
+    return [y]
+
+
+@lowering(ska_spec.QSKA_OP_TYPE, domain=EDGERT_DOMAIN)
+def lower_qska(p: Planner, node: Node, ins):
+    """The int8 SKA edgert/passes/ska.py makes of a quantized portable SKA chain, NHWC in and out;
+    shapes it does not handle go to the reference (edgert.ops.ska.qska_reference)."""
+    x, w = ins
+    k = int(node.attr("kernel_size"))
+    if not (_is_i8_runtime(x) and _is_i8_runtime(w)) or len(x.shape) != 4 or len(w.shape) != 4:
+        return None
+    n, c, h, wd = x.shape
+    if k % 2 == 0 or k > 7 or tuple(w.shape[::2]) != (n, h) or w.shape[3] != wd or w.shape[1] % (k * k):
+        return None
+    groups = w.shape[1] // (k * k)
+    if groups == 0 or c % groups:
+        return None
+    zps = node.attr("tap_zero_point")
+    lo = [float(q - z) for q, z in zip(node.attr("tap_qmin"), zps)]
+    hi = [float(q - z) for q, z in zip(node.attr("tap_qmax"), zps)]
+    x, w = p.as_layout(x, NHWC), p.as_layout(w, NHWC)
+    y = p.new_value(node.outputs[0], (n, c, h, wd), I8, NHWC)
+
+    def build(views):
+        return K.QS8Ska(p.pool, views[x], views[w], views[y], n, h, wd, c, groups, k,
+                        int(node.attr("x_zero_point")), int(node.attr("w_zero_point")), float(node.attr("y_scale")),
+                        int(node.attr("y_zero_point")), node.attr("tap_mult"), lo, hi, node.attr("tap_dq_scale"))
+
+    p.emit(StepSpec(f"QSKA[{k}x{k}]", node.name, [x, w], [y], build, macs=n * h * wd * c * k * k))
     return [y]
 
 
