@@ -42,6 +42,26 @@ static void random_params(edgert_qs8_ska_params* prm, size_t kk) {
   }
 }
 
+typedef struct {
+  int8_t *x, *wt, *ref, *got;
+} qcase;
+
+/* Random x and wt for `images` images, the parameters, and ref/got buffers preset alike. */
+static qcase new_case(size_t images, size_t H, size_t W, size_t C, size_t G, size_t k, edgert_qs8_ska_params* prm) {
+  const size_t n = images * H * W;
+  qcase q = {malloc(n * C), malloc(n * G * k * k), malloc(n * C), malloc(n * C)};
+  fill_i8(q.x, n * C);
+  fill_i8(q.wt, n * G * k * k);
+  random_params(prm, k * k);
+  memset(q.ref, 0x5a, n * C);  /* rows outside a computed range stay */
+  memset(q.got, 0x5a, n * C);
+  return q;
+}
+
+static void free_case(qcase* q) {
+  free(q->x); free(q->wt); free(q->ref); free(q->got);
+}
+
 static int check_bytes(const char* who, const char* what, const int8_t* ref, const int8_t* got, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (ref[i] != got[i]) {
@@ -60,20 +80,12 @@ static int check_variant(const variant* v) {
     const size_t k = 2 * tester_range(0, 3) + 1, H = tester_range(1, 9), W = tester_range(1, 9);
     const size_t G = GROUPS[tester_range(0, TESTER_ARRAY_SIZE(GROUPS) - 1)], C = G * tester_range(1, 5);
     const size_t r0 = tester_range(0, H - 1), r1 = tester_range(r0 + 1, H);
-    int8_t* x = malloc(H * W * C);
-    int8_t* wt = malloc(H * W * G * k * k);
-    int8_t* ref = malloc(H * W * C);
-    int8_t* got = malloc(H * W * C);
-    fill_i8(x, H * W * C);
-    fill_i8(wt, H * W * G * k * k);
-    random_params(&prm, k * k);
-    memset(ref, 0x5a, H * W * C);  /* rows outside the range stay */
-    memset(got, 0x5a, H * W * C);
+    qcase q = new_case(1, H, W, C, G, k, &prm);
     snprintf(what, sizeof what, "qska H=%zu W=%zu C=%zu G=%zu k=%zu rows %zu..%zu", H, W, C, G, k, r0, r1);
-    edgert_qs8_ska__scalar(H, W, C, G, k, x, wt, ref, r0, r1, &prm);
-    v->ska(H, W, C, G, k, x, wt, got, r0, r1, &prm);
-    fails += check_bytes(v->name, what, ref, got, H * W * C);
-    free(x); free(wt); free(ref); free(got);
+    edgert_qs8_ska__scalar(H, W, C, G, k, q.x, q.wt, q.ref, r0, r1, &prm);
+    v->ska(H, W, C, G, k, q.x, q.wt, q.got, r0, r1, &prm);
+    fails += check_bytes(v->name, what, q.ref, q.got, H * W * C);
+    free_case(&q);
   }
   return fails;
 }
@@ -88,20 +100,15 @@ static int check_operator(void) {
     const size_t k = 2 * tester_range(0, 2) + 1, H = tester_range(1, 11), W = tester_range(1, 7);
     const size_t N = tester_range(1, 3), G = GROUPS[tester_range(0, TESTER_ARRAY_SIZE(GROUPS) - 1)];
     const size_t C = G * tester_range(1, 3), image = H * W;
-    int8_t* x = malloc(N * image * C);
-    int8_t* wt = malloc(N * image * G * k * k);
-    int8_t* ref = malloc(N * image * C);
-    int8_t* got = malloc(N * image * C);
-    fill_i8(x, N * image * C);
-    fill_i8(wt, N * image * G * k * k);
-    random_params(&prm, k * k);
+    qcase q = new_case(N, H, W, C, G, k, &prm);
     for (size_t n = 0; n < N; n++)
-      edgert_qs8_ska__scalar(H, W, C, G, k, x + n * image * C, wt + n * image * G * k * k, ref + n * image * C, 0, H,
-                             &prm);
-    edgert_op_qs8_ska(pool, N, H, W, C, G, k, x, wt, got, &prm);
+      edgert_qs8_ska__scalar(H, W, C, G, k, q.x + n * image * C, q.wt + n * image * G * k * k, q.ref + n * image * C,
+                             0, H, &prm);
+    edgert_op_qs8_ska(pool, N, H, W, C, G, k, q.x, q.wt, q.got, &prm);
     snprintf(what, sizeof what, "operator N=%zu H=%zu W=%zu C=%zu G=%zu k=%zu", N, H, W, C, G, k);
-    fails += check_bytes(edgert_qs8_ska() == edgert_qs8_ska__scalar ? "scalar" : "simd", what, ref, got, N * image * C);
-    free(x); free(wt); free(ref); free(got);
+    fails += check_bytes(edgert_qs8_ska() == edgert_qs8_ska__scalar ? "scalar" : "simd", what, q.ref, q.got,
+                         N * image * C);
+    free_case(&q);
   }
   edgert_threadpool_destroy(pool);
   return fails;

@@ -22,4 +22,16 @@ size_t edgert_threadpool_threads(const edgert_threadpool* pool);
 void edgert_threadpool_parallelize(edgert_threadpool* pool, edgert_task_fn fn, void* ctx,
                                    size_t range, size_t tile);
 
+/* For operators parallelised over the output rows of a batch of images: splits the flat rows
+ * [start, end) of `batch * H` rows into per-image pieces, calling rows(ctx, image, r0, r1). */
+static inline void edgert_image_rows(size_t start, size_t end, size_t H,
+                                     void (*rows)(void* ctx, size_t image, size_t r0, size_t r1), void* ctx) {
+  while (start < end) {
+    const size_t n = start / H, r0 = start % H;
+    const size_t r1 = (end - n * H) < H ? end - n * H : H;
+    rows(ctx, n, r0, r1);
+    start = n * H + r1;
+  }
+}
+
 #endif /* EDGERT_THREADPOOL_H */

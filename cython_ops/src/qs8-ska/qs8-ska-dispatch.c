@@ -20,17 +20,15 @@ typedef struct {
   const edgert_qs8_ska_params* params;
 } qska_task;
 
-/* Rows [start, end) of the batch * H output rows, image by image. */
-static void qska_rows(void* ctx, size_t start, size_t end) {
+static void qska_image(void* ctx, size_t n, size_t r0, size_t r1) {
   const qska_task* t = ctx;
-  while (start < end) {
-    const size_t n = start / t->H, r0 = start % t->H;
-    const size_t r1 = (end - n * t->H) < t->H ? end - n * t->H : t->H;
-    const size_t image = t->H * t->W;
-    t->fn(t->H, t->W, t->C, t->G, t->k, t->x + n * image * t->C, t->wt + n * image * t->G * t->k * t->k,
-          t->y + n * image * t->C, r0, r1, t->params);
-    start = n * t->H + r1;
-  }
+  const size_t image = t->H * t->W;
+  t->fn(t->H, t->W, t->C, t->G, t->k, t->x + n * image * t->C, t->wt + n * image * t->G * t->k * t->k,
+        t->y + n * image * t->C, r0, r1, t->params);
+}
+
+static void qska_rows(void* ctx, size_t start, size_t end) {
+  edgert_image_rows(start, end, ((qska_task*)ctx)->H, qska_image, ctx);
 }
 
 void edgert_op_qs8_ska(edgert_threadpool* pool, size_t batch, size_t H, size_t W, size_t C, size_t G,
