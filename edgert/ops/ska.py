@@ -86,4 +86,6 @@ def qska_reference(x: np.ndarray, w: np.ndarray, attrs: dict) -> np.ndarray:
 @ref(QSKA_OP_TYPE, domain=DOMAIN)
 def _qska(node, inputs, opset):
     x, w = inputs
+    if x.dtype != np.int8 or w.dtype != np.int8:
+        raise ValueError(f"QSKA: X and W must be int8, got {x.dtype} and {w.dtype}")
     return [qska_reference(x, w, node.attrs)]
