@@ -481,3 +481,29 @@ def test_nearest_resize_runs_as_plan_time_gathers(dtype):
         got = sess.run({"x": x})
         np.testing.assert_array_equal(got["up"], expected[0])
         np.testing.assert_array_equal(got["odd"], expected[1])
+
+
+def test_nearest_resize_of_an_nhwc_tensor():
+    """After a conv the tensor is NHWC inside edgert: the gathers run on the physical axes."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(8)
+    inits = [numpy_helper.from_array(rng.standard_normal((5, 5, 1, 1)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.asarray([1, 1, 2, 3], np.float32), "scales"),
+             numpy_helper.from_array(np.asarray([2, 5, 3, 9], np.int64), "sizes")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("Resize", ["c", "", "scales"], ["up"], mode="nearest"),
+             helper.make_node("Resize", ["c", "", "", "sizes"], ["odd"], mode="nearest",
+                              coordinate_transformation_mode="align_corners", nearest_mode="ceil")]
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("up", "odd")]
+    graph = helper.make_graph(nodes, "resize_nhwc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 7, 6])],
+                              outs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    x = rng.standard_normal((2, 5, 7, 6)).astype(np.float32)
+    sess = edgert.load(model, threads=2, backend="edgert")
+    assert [s.label for s in _plan(sess).steps if s.node].count("Resize[nearest]") == 2
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    got = sess.run({"x": x})
+    np.testing.assert_allclose(got["up"], expected[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got["odd"], expected[1], rtol=1e-5, atol=1e-5)

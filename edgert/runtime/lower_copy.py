@@ -19,7 +19,7 @@ from edgert.ops.reference import (pad_geometry, resize_geometry, resize_nearest_
                                   split_bounds)
 from edgert.runtime.lower import lowering
 from edgert.runtime.plan import Planner, StepSpec
-from edgert.runtime.values import NHWC, PLAIN, Value, logical
+from edgert.runtime.values import NHWC, PLAIN, TO_NCHW, Value, logical
 
 
 def _const_args(ins) -> list | None:
@@ -173,24 +173,28 @@ def lower_resize_nearest(p: Planner, node: Node, ins):
     if mode != "nearest" or len(sizes) != len(x.shape) or math.prod(sizes) == 0:
         return None
     gathers = resize_nearest_indices(ctm, nearest_mode, scales, sizes, x.shape)
-    y = p.new_value(node.outputs[0], sizes, x.dtype, _layout_for(x, len(sizes)))
-    # Shrinking axes first; each gather but the last writes a scratch array owned by the step.
+    layout = _layout_for(x, len(sizes))
+    y = p.new_value(node.outputs[0], sizes, x.dtype, layout)
+    # Gathers run on the physical buffers (contiguous outputs: no buffering in np.take), so an NHWC
+    # tensor's logical axis a is physical axis TO_NCHW[a]. Shrinking axes first; each gather but the
+    # last writes a scratch array owned by the step.
+    physical = (lambda a: TO_NCHW[a]) if layout == NHWC else (lambda a: a)
     order = sorted(gathers, key=lambda a: sizes[a] / max(x.shape[a], 1))
-    shapes, shape = [], list(x.shape)
+    shapes, shape = [], list(x.physical_shape)  # layout is x's own
     for axis in order:
-        shape[axis] = sizes[axis]
+        shape[physical(axis)] = sizes[axis]
         shapes.append(tuple(shape))
 
     def build(views):
-        src, dest = logical(views[x], x), logical(views[y], y)
+        src, dest = views[x], views[y]
         outs = [np.empty(s, x.dtype) for s in shapes[:-1]] + [dest]
-        steps = list(zip([src] + outs[:-1], order, outs))
+        steps = [(a, physical(axis), gathers[axis], out) for a, axis, out in zip([src] + outs[:-1], order, outs)]
 
         def run():
             if not steps:
                 np.copyto(dest, src)
-            for a, axis, out in steps:
-                np.take(a, gathers[axis], axis=axis, out=out, mode="clip")
+            for a, axis, index, out in steps:
+                np.take(a, index, axis=axis, out=out, mode="clip")
 
         return run
 
