@@ -53,6 +53,14 @@ void edgert_qs8_ska__neon(size_t H, size_t W, size_t C, size_t G, size_t k, cons
 /* The variant this CPU runs (EDGERT_KERNELS=scalar forces the spec). */
 edgert_qs8_ska_fn edgert_qs8_ska(void);
 
+/* For the SIMD variants: the centred weights of 8 consecutive groups g..g+7 for each of the n taps
+ * (a group's taps lie contiguously in a pixel's kernel `kern`, so one tap across groups is strided). */
+static inline void edgert_qs8_ska_group_taps(const int8_t* kern, size_t g, size_t kk, size_t n, const size_t* tap,
+                                             int32_t w_zero_point, int32_t (*out)[8]) {
+  for (size_t q = 0; q < n; q++)
+    for (size_t l = 0; l < 8; l++) out[q][l] = (int32_t)kern[(g + l) * kk + tap[q]] - w_zero_point;
+}
+
 /* Operator: `batch` images, output rows split over the pool (NULL runs inline). */
 void edgert_op_qs8_ska(edgert_threadpool* pool, size_t batch, size_t H, size_t W, size_t C, size_t G,
                        size_t k, const int8_t* x, const int8_t* wt, int8_t* y,

@@ -1,6 +1,6 @@
 /* int8 SKA, AVX2 (edgert/qs8-ska.h): 8 channels per vector. Per pixel and block of 8 weight groups
- * the centred tap weights are collected once (a group's taps lie contiguously, so one tap across
- * groups is strided) and serve all C/G channel blocks using those groups. The float operations are
+ * the centred tap weights are collected once (edgert_qs8_ska_group_taps) and serve all C/G channel
+ * blocks using those groups. The float operations are
  * the spec's, in its order: bit-exact. Needs G % 8 == 0; else the spec. */
 #include <immintrin.h>
 
@@ -22,7 +22,7 @@ void edgert_qs8_ska__avx2(size_t H, size_t W, size_t C, size_t G, size_t k, cons
   const __m256 yhi = _mm256_set1_ps((float)(127 - prm->y_zero_point));
   const __m256i yzp = _mm256_set1_epi32(prm->y_zero_point);
   size_t xoff[EDGERT_QS8_SKA_MAX_TAPS], tap[EDGERT_QS8_SKA_MAX_TAPS];
-  __m256i wv[EDGERT_QS8_SKA_MAX_TAPS];
+  int32_t wv[EDGERT_QS8_SKA_MAX_TAPS][8];
   __m256 mult[EDGERT_QS8_SKA_MAX_TAPS], lo[EDGERT_QS8_SKA_MAX_TAPS], hi[EDGERT_QS8_SKA_MAX_TAPS];
   __m256 dqs[EDGERT_QS8_SKA_MAX_TAPS];
   for (size_t t = 0; t < kk; t++) {
@@ -37,11 +37,7 @@ void edgert_qs8_ska__avx2(size_t H, size_t W, size_t C, size_t G, size_t k, cons
       const int8_t* kern = wt + (h * W + w) * G * kk;
       int8_t* out = y + (h * W + w) * C;
       for (size_t g = 0; g < G; g += 8) {
-        for (size_t q = 0; q < n; q++) {
-          int32_t lanes[8];
-          for (int l = 0; l < 8; l++) lanes[l] = (int32_t)kern[(g + l) * kk + tap[q]] - prm->w_zero_point;
-          wv[q] = _mm256_loadu_si256((const __m256i*)lanes);
-        }
+        edgert_qs8_ska_group_taps(kern, g, kk, n, tap, prm->w_zero_point, wv);
         for (size_t r = 0; r < reps; r++) {
           const size_t c0 = r * G + g;
           __m256 sum = _mm256_setzero_ps();
@@ -49,7 +45,8 @@ void edgert_qs8_ska__avx2(size_t H, size_t W, size_t C, size_t G, size_t k, cons
             const size_t t = tap[q];
             const __m256i xv = _mm256_sub_epi32(
                 _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(x + xoff[q] + c0))), xzp);
-            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(xv, wv[q])), mult[t]);
+            const __m256i prod = _mm256_mullo_epi32(xv, _mm256_loadu_si256((const __m256i*)wv[q]));
+            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(prod), mult[t]);
             f = _mm256_min_ps(_mm256_max_ps(f, lo[t]), hi[t]);
             f = _mm256_sub_ps(_mm256_add_ps(f, magic), magic);
             sum = _mm256_add_ps(sum, _mm256_mul_ps(f, dqs[t]));

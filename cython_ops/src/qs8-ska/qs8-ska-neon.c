@@ -34,19 +34,14 @@ void edgert_qs8_ska__neon(size_t H, size_t W, size_t C, size_t G, size_t k, cons
   const float32x4_t ylo = vdupq_n_f32((float)(-128 - prm->y_zero_point));
   const float32x4_t yhi = vdupq_n_f32((float)(127 - prm->y_zero_point));
   size_t xoff[EDGERT_QS8_SKA_MAX_TAPS], tap[EDGERT_QS8_SKA_MAX_TAPS];
-  int32x4_t wv0[EDGERT_QS8_SKA_MAX_TAPS], wv1[EDGERT_QS8_SKA_MAX_TAPS];
+  int32_t wv[EDGERT_QS8_SKA_MAX_TAPS][8];
   for (size_t h = row_begin; h < row_end; h++) {
     for (size_t w = 0; w < W; w++) {
       const size_t n = edgert_f32_ska_inner_taps(H, W, C, k, h, w, 1, xoff, tap);
       const int8_t* kern = wt + (h * W + w) * G * kk;
       int8_t* out = y + (h * W + w) * C;
       for (size_t g = 0; g < G; g += 8) {
-        for (size_t q = 0; q < n; q++) {
-          int32_t lanes[8];
-          for (int l = 0; l < 8; l++) lanes[l] = (int32_t)kern[(g + l) * kk + tap[q]] - prm->w_zero_point;
-          wv0[q] = vld1q_s32(lanes);
-          wv1[q] = vld1q_s32(lanes + 4);
-        }
+        edgert_qs8_ska_group_taps(kern, g, kk, n, tap, prm->w_zero_point, wv);
         for (size_t r = 0; r < reps; r++) {
           const size_t c0 = r * G + g;
           float32x4_t s0 = vdupq_n_f32(0.0f), s1 = vdupq_n_f32(0.0f);
@@ -57,8 +52,8 @@ void edgert_qs8_ska__neon(size_t H, size_t W, size_t C, size_t G, size_t k, cons
             const int32x4_t x1 = vsubq_s32(vmovl_s16(vget_high_s16(x16)), xzp);
             const float32x4_t mult = vdupq_n_f32(prm->mult[t]), lo = vdupq_n_f32(prm->lo[t]);
             const float32x4_t hi = vdupq_n_f32(prm->hi[t]), dqs = vdupq_n_f32(prm->dq_scale[t]);
-            s0 = vaddq_f32(s0, requant_tap(x0, wv0[q], mult, lo, hi, magic, dqs));
-            s1 = vaddq_f32(s1, requant_tap(x1, wv1[q], mult, lo, hi, magic, dqs));
+            s0 = vaddq_f32(s0, requant_tap(x0, vld1q_s32(wv[q]), mult, lo, hi, magic, dqs));
+            s1 = vaddq_f32(s1, requant_tap(x1, vld1q_s32(wv[q] + 4), mult, lo, hi, magic, dqs));
           }
           const int16x8_t q16 = vcombine_s16(vqmovn_s32(quantize4(s0, yscale, ylo, yhi, magic, yzp)),
                                              vqmovn_s32(quantize4(s1, yscale, ylo, yhi, magic, yzp)));
