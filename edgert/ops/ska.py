@@ -56,13 +56,14 @@ def _ska(node, inputs, opset):
 # tap (int8), dequantized; the taps summed in float32 in tap order; the sum quantized once.
 QSKA_OP_TYPE = "QSKA"
 # Per-tap attributes, each a list of k*k values in tap order (i*k + j).
-QSKA_TAP_ATTRS = ("tap_mult", "tap_zero_point", "tap_qmin", "tap_qmax", "tap_dq_scale", "tap_dq_zero_point")
+# A tap's dequantization uses its requantization zero point (the pass fuses only chains where they agree).
+QSKA_TAP_ATTRS = ("tap_mult", "tap_zero_point", "tap_qmin", "tap_qmax", "tap_dq_scale")
 
 
 def qska_reference(x: np.ndarray, w: np.ndarray, attrs: dict) -> np.ndarray:
     """x int8 [N, C, H, W], w int8 [N, G*k*k, H, W]; attrs as the QSKA node carries them. Taps outside
-    the image are skipped: the chain pads with the input zero point, whose product requantizes to the
-    tap's zero point, i.e. adds +0.0 to the sum."""
+    the image read the input zero point, as the chain pads: their product requantizes to the tap's zero
+    point and adds +0.0 to the sum (which is why the kernels may skip them)."""
     k = int(attrs["kernel_size"])
     n, c, h, width = x.shape
     groups = w.shape[1] // (k * k)
@@ -71,14 +72,13 @@ def qska_reference(x: np.ndarray, w: np.ndarray, attrs: dict) -> np.ndarray:
     wc = (w.astype(np.int32) - int(attrs["w_zero_point"])).reshape(n, 1, groups, k * k, h, width)
     xc = np.pad(xc, ((0, 0), (0, 0), (p, p), (p, p))).reshape(n, c // groups, groups, h + 2 * p, width + 2 * p)
     total = np.zeros((n, c // groups, groups, h, width), np.float32)
-    mult, zp, qmin, qmax, dq_scale, dq_zp = (attrs[a] for a in QSKA_TAP_ATTRS)
+    mult, zp, qmin, qmax, dq_scale = (attrs[a] for a in QSKA_TAP_ATTRS)
     for i in range(k):
         for j in range(k):
             t = i * k + j
             product = (xc[..., i:i + h, j:j + width] * wc[:, :, :, t]).astype(np.float32) * np.float32(mult[t])
             lo, hi = np.float32(qmin[t] - zp[t]), np.float32(qmax[t] - zp[t])
-            m = np.rint(np.clip(product, lo, hi)) + np.float32(zp[t])  # rint: round half to even
-            total += (m - np.float32(dq_zp[t])) * np.float32(dq_scale[t])
+            total += np.rint(np.clip(product, lo, hi)) * np.float32(dq_scale[t])  # rint: half to even
     q = np.rint(total / np.float32(attrs["y_scale"])) + np.float32(attrs["y_zero_point"])
     return np.clip(q, -128, 127).astype(np.int8).reshape(n, c, h, width)
 

@@ -118,28 +118,28 @@ def fold_scale_into_conv(graph: Graph) -> None:
     users = graph.consumers()
     removed = set()
     for node in graph.nodes:
-        if not _is(node, "Conv") or len(node.inputs) < 2 or node.attr("edgert_clamp") is not None:
+        weights = _const(graph, node.inputs[1]) if _is(node, "Conv") and len(node.inputs) > 1 else None
+        if weights is None or weights.dtype != np.float32:
             continue
-        weights = _const(graph, node.inputs[1])
         mul = _single_consumer(graph, node.outputs[0], users)
-        if weights is None or weights.dtype != np.float32 or mul is None or not _is(mul, "Mul") or len(mul.inputs) != 2:
+        if mul is None or not _is(mul, "Mul") or len(mul.inputs) != 2:
             continue
         factor = _const(graph, mul.inputs[1] if mul.inputs[0] == node.outputs[0] else mul.inputs[0])
-        c_out, rank = weights.shape[0], weights.ndim
-        if factor is None or factor.dtype != np.float32 or mul.inputs[0] == mul.inputs[1]:
+        # the factor must broadcast to one value per output channel without growing the conv's output
+        channel_shape = (1, weights.shape[0]) + (1,) * (weights.ndim - 2)
+        if factor is None or factor.dtype != np.float32 or factor.ndim > weights.ndim:
             continue
-        if factor.size == 1 and factor.ndim <= rank:
-            per_channel = np.full(c_out, factor.reshape(-1)[0], np.float32)
-        elif (factor.size == c_out and factor.ndim in (rank - 1, rank) and factor.shape[-(rank - 1)] == c_out
-              and all(d == 1 for d in factor.shape[-(rank - 2):])):
-            per_channel = factor.reshape(-1)
-        else:
+        try:
+            if np.broadcast_shapes(factor.shape, channel_shape) != channel_shape:
+                continue
+        except ValueError:
             continue
+        per_channel = np.broadcast_to(factor, channel_shape).reshape(-1)
         bias = _const(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
         if len(node.inputs) > 2 and node.inputs[2] and bias is None:
             continue
         w_name, b_name = f"{node.name}:w_scaled", f"{node.name}:b_scaled"
-        graph.constants[w_name] = (weights * per_channel.reshape((-1,) + (1,) * (rank - 1))).astype(np.float32)
+        graph.constants[w_name] = (weights * per_channel.reshape((-1,) + (1,) * (weights.ndim - 1))).astype(np.float32)
         graph.constants[b_name] = ((0.0 if bias is None else bias) * per_channel).astype(np.float32)
         node.inputs = [node.inputs[0], w_name, b_name]
         node.outputs = [mul.outputs[0]]

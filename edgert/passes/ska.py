@@ -228,7 +228,6 @@ class _Matcher:
             taps["tap_qmin"].append(int(qmin))
             taps["tap_qmax"].append(int(qmax))
             taps["tap_dq_scale"].append(float(np.float32(dq_s)))
-            taps["tap_dq_zero_point"].append(int(dq_z))
         y_s, y_z = _scalar(g, quantize.inputs[1], "f"), (
             _scalar(g, quantize.inputs[2], "i") if len(quantize.inputs) > 2 and quantize.inputs[2] else None)
         if len(sides) != 1 or y_s is None or y_z is None:

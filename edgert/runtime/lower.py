@@ -192,14 +192,12 @@ def _dwpw_fusion_pays(dw_output_bytes: int) -> bool:
     return dw_output_bytes > last_level_cache_bytes() // 2
 
 
-@lowering("SKA", domain=EDGERT_DOMAIN)
-def lower_ska(p: Planner, node: Node, ins):
-    """LSNet's SKA on the native kernel, NHWC in and out; the per-pixel kernels W [N, G*k*k, H, W]
-    in NHWC are exactly the kernel's (N, H, W, G*k*k). Anything unusual goes to the reference,
-    which reports it."""
-    x, w = ins
-    k = node.attr("kernel_size", 3)
-    if not (_is_f32_runtime(x) and w is not None and w.dtype == F32) or len(x.shape) != 4 or len(w.shape) != 4:
+def ska_geometry(x: Value | None, w: Value | None, k: int, dtype) -> tuple | None:
+    """(N, C, H, W, groups) of an SKA / QSKA node whose runtime input X [N, C, H, W] and per-pixel kernels
+    W [N, G*k*k, H, W], both of `dtype`, fit an odd k; None sends the node to its reference."""
+    if x is None or w is None or x.is_const or x.dtype != dtype or w.dtype != dtype:
+        return None
+    if len(x.shape) != 4 or len(w.shape) != 4:
         return None
     n, c, h, wd = x.shape
     if k < 1 or k % 2 == 0 or tuple(w.shape[::2]) != (n, h) or w.shape[3] != wd or w.shape[1] % (k * k):
@@ -207,6 +205,20 @@ def lower_ska(p: Planner, node: Node, ins):
     groups = w.shape[1] // (k * k)
     if groups == 0 or c % groups:
         return None
+    return n, c, h, wd, groups
+
+
+@lowering("SKA", domain=EDGERT_DOMAIN)
+def lower_ska(p: Planner, node: Node, ins):
+    """LSNet's SKA on the native kernel, NHWC in and out; the per-pixel kernels W [N, G*k*k, H, W]
+    in NHWC are exactly the kernel's (N, H, W, G*k*k). Anything unusual goes to the reference,
+    which reports it."""
+    x, w = ins
+    k = node.attr("kernel_size", 3)
+    geometry = ska_geometry(x, w, k, F32)
+    if geometry is None:
+        return None
+    n, c, h, wd, groups = geometry
     x, w = p.as_layout(x, NHWC), p.as_layout(w, NHWC)
     y = p.new_value(node.outputs[0], (n, c, h, wd), F32, NHWC)
 

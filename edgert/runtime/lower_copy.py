@@ -9,9 +9,9 @@ A rank-4 NHWC input keeps its layout: the views are taken in ONNX order over the
 """
 from __future__ import annotations
 
-import numpy as np
-
 import math
+
+import numpy as np
 
 from edgert.errors import OperatorArgumentError, UnsupportedOperatorError
 from edgert.ir import Node

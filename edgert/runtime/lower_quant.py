@@ -15,7 +15,7 @@ from edgert.ir import Node
 from edgert.ops import ska as ska_spec
 from edgert.ops.quantized import MS_DOMAIN, qclamp
 from edgert.passes.fuse import EDGERT_DOMAIN
-from edgert.runtime.lower import _window_geometry, binary_pattern, lowering
+from edgert.runtime.lower import _window_geometry, binary_pattern, lowering, ska_geometry
 from edgert.runtime.plan import Planner, StepSpec
 from edgert.runtime.values import NHWC, PLAIN, Value
 
@@ -171,14 +171,10 @@ def lower_qska(p: Planner, node: Node, ins):
     shapes it does not handle go to the reference (edgert.ops.ska.qska_reference)."""
     x, w = ins
     k = int(node.attr("kernel_size"))
-    if not (_is_i8_runtime(x) and _is_i8_runtime(w)) or len(x.shape) != 4 or len(w.shape) != 4:
+    geometry = ska_geometry(x, w, k, I8) if k <= 7 else None
+    if geometry is None:
         return None
-    n, c, h, wd = x.shape
-    if k % 2 == 0 or k > 7 or tuple(w.shape[::2]) != (n, h) or w.shape[3] != wd or w.shape[1] % (k * k):
-        return None
-    groups = w.shape[1] // (k * k)
-    if groups == 0 or c % groups:
-        return None
+    n, c, h, wd, groups = geometry
     zps = node.attr("tap_zero_point")
     lo = [float(q - z) for q, z in zip(node.attr("tap_qmin"), zps)]
     hi = [float(q - z) for q, z in zip(node.attr("tap_qmax"), zps)]
