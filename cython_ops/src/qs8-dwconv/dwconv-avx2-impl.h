@@ -32,8 +32,18 @@ typedef struct {
   __m128i half[2];
 } dw_column;
 
-/* 16 channels at p; a tail block reads only `lanes` bytes. */
+/* Block kinds: a full block of 16 channels, a half block of exactly 8 (channel counts such as
+ * 8 or 24, common in stems: one 8-channel half, no copies), or a partial tail of any other
+ * width. */
+enum { DW_FULL = 0, DW_TAIL = 1, DW_HALF = 2 };
+
+EDGERT_INLINE int dw_block_kind(size_t lanes) {
+  return lanes >= CB ? DW_FULL : lanes == CB / 2 ? DW_HALF : DW_TAIL;
+}
+
+/* 16 channels at p; a tail block reads only `lanes` bytes, a half block 8. */
 EDGERT_INLINE __m128i dw_load(const int8_t* p, size_t lanes, const int tail) {
+  if (tail == DW_HALF) return _mm_loadl_epi64((const __m128i*)p);
   if (tail) {
     int8_t tmp[CB] = {0};
     memcpy(tmp, p, lanes);
@@ -209,8 +219,8 @@ EDGERT_INLINE void dw_3x3s1_row_pair(const edgert_qs8_dwconv_args* a, size_t oy,
   int8_t* out_row0 = a->output + oy * OW * C;
   int8_t* out_row1 = out_row0 + OW * C;
   for (size_t c = 0; c < C; c += CB) {
-    const int tail = c + CB > C;
     const size_t lanes = C - c;
+    const int kind = dw_block_kind(lanes), tail = kind == DW_TAIL;
     const uint8_t* block = (const uint8_t*)a->packed + c / CB * block_bytes;
     const int16_t* w = (const int16_t*)(block + CB * sizeof(int32_t));
     const __m256i bias0 = _mm256_loadu_si256((const __m256i*)block);
@@ -230,8 +240,9 @@ EDGERT_INLINE void dw_3x3s1_row_pair(const edgert_qs8_dwconv_args* a, size_t oy,
           const ptrdiff_t iy = iy0 + (ptrdiff_t)(2 * r + h);
           rows[h] = iy >= 0 && iy < (ptrdiff_t)a->H ? a->input + (size_t)iy * W * C + c : NULL;
         }
-        if (tail) dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, 1);
-        else dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, 0);
+        if (tail) dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, DW_TAIL);
+        else if (kind == DW_HALF) dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, DW_HALF);
+        else dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, DW_FULL);
       }
       int8_t* o0 = out_row0 + ox0 * C + c;
       int8_t* o1 = out_row1 + ox0 * C + c;
@@ -252,7 +263,8 @@ EDGERT_INLINE void dw_3x3s1_row_pair(const edgert_qs8_dwconv_args* a, size_t oy,
         if (lanes > 8) dw_outputs(buf, span, w, bias1, n, 2, 3, 1, 1, s1, k, o1 + 8, C, lanes - 8, 1, 1);
       } else {
         dw_outputs_3x3s1_2rows(buf, span, w, w1x[0], bias0, n, s0, k, o0, o1, C, lanes, 0);
-        dw_outputs_3x3s1_2rows(buf, span, w, w1x[1], bias1, n, s1, k, o0 + 8, o1 + 8, C, lanes, 1);
+        if (kind == DW_FULL)
+          dw_outputs_3x3s1_2rows(buf, span, w, w1x[1], bias1, n, s1, k, o0 + 8, o1 + 8, C, lanes, 1);
       }
     }
   }
@@ -290,8 +302,8 @@ EDGERT_INLINE void dw_rows(const edgert_qs8_dwconv_args* a, size_t oy0, size_t o
       continue;
     }
     for (size_t c = 0; c < C; c += CB) {
-      const int tail = c + CB > C;
       const size_t lanes = C - c;
+      const int kind = dw_block_kind(lanes), tail = kind == DW_TAIL;
       const uint8_t* block = (const uint8_t*)a->packed + c / CB * block_bytes;
       const int16_t* w = (const int16_t*)(block + CB * sizeof(int32_t));
       const __m256i bias0 = _mm256_loadu_si256((const __m256i*)block);
@@ -310,19 +322,23 @@ EDGERT_INLINE void dw_rows(const edgert_qs8_dwconv_args* a, size_t oy0, size_t o
             rows[h] = ky < KH && iy >= 0 && iy < (ptrdiff_t)a->H
                           ? a->input + (size_t)iy * W * C + c : NULL;
           }
-          if (tail) dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, 1);
-          else dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, 0);
+          if (tail) dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, DW_TAIL);
+          else if (kind == DW_HALF) dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, DW_HALF);
+          else dw_fill(buf + r * span, rows[0], rows[1], j0, j0 + (ptrdiff_t)span, W, C, zp, lanes, DW_FULL);
         }
         int8_t* out = out_row + ox0 * C + c;
+        /* A half block is the full block's first half: its 8 channels use the same bodies. */
         if (fixed && S == 1 && K <= 5 && !tail) {
           dw_outputs_s1(buf, span, w, bias0, n, s0, &k, out, C, lanes, 0, K, (K + 1) / 2, 0);
-          dw_outputs_s1(buf, span, w, bias1, n, s1, &k, out + 8, C, lanes, 1, K, (K + 1) / 2, 0);
+          if (kind == DW_FULL)
+            dw_outputs_s1(buf, span, w, bias1, n, s1, &k, out + 8, C, lanes, 1, K, (K + 1) / 2, 0);
         } else if (tail) {
           dw_outputs(buf, span, w, bias0, n, npairs, KW, SW, DW, s0, &k, out, C, lanes, 0, 1);
           if (lanes > 8) dw_outputs(buf, span, w, bias1, n, npairs, KW, SW, DW, s1, &k, out + 8, C, lanes - 8, 1, 1);
         } else {
           dw_outputs(buf, span, w, bias0, n, npairs, KW, SW, DW, s0, &k, out, C, lanes, 0, 0);
-          dw_outputs(buf, span, w, bias1, n, npairs, KW, SW, DW, s1, &k, out + 8, C, lanes, 1, 0);
+          if (kind == DW_FULL)
+            dw_outputs(buf, span, w, bias1, n, npairs, KW, SW, DW, s1, &k, out + 8, C, lanes, 1, 0);
         }
       }
     }

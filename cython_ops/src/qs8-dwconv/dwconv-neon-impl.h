@@ -19,7 +19,12 @@
 
 #define CB EDGERT_QS8_DWCONV_CBLOCK
 
+/* Block kinds: 16 channels, exactly 8 (C = 8, 24, ...: 8-byte loads and stores, no copies), or
+ * a partial tail of another width. */
+enum { DWN_FULL = 0, DWN_TAIL = 1, DWN_HALF = 2 };
+
 EDGERT_INLINE int8x16_t dwn_load(const int8_t* p, size_t lanes, const int tail) {
+  if (tail == DWN_HALF) return vcombine_s8(vld1_s8(p), vdup_n_s8(0));
   if (tail) {
     int8_t tmp[CB] = {0};
     memcpy(tmp, p, lanes);
@@ -62,7 +67,10 @@ EDGERT_INLINE void dwn_block(const edgert_qs8_dwconv_args* a, const uint8_t* blo
   /* Requantize (the spec lane for lane) and store; a tail block reads only its live scales. */
   float tail_scales[CB] = {0};
   const float* s = a->scales + c;
-  if (tail) {
+  if (tail == DWN_HALF) {
+    memcpy(tail_scales, s, 8 * sizeof(float));
+    s = tail_scales;
+  } else if (tail) {
     memcpy(tail_scales, s, lanes * sizeof(float));
     s = tail_scales;
   }
@@ -77,7 +85,9 @@ EDGERT_INLINE void dwn_block(const edgert_qs8_dwconv_args* a, const uint8_t* blo
   }
   const int8x16_t y = vcombine_s8(vqmovn_s16(vcombine_s16(q16[0], q16[1])),
                                   vqmovn_s16(vcombine_s16(q16[2], q16[3])));
-  if (tail) {
+  if (tail == DWN_HALF) {
+    vst1_s8(out, vget_low_s8(y));
+  } else if (tail) {
     int8_t tmp[CB];
     vst1q_s8(tmp, y);
     memcpy(out, tmp, lanes);
@@ -106,8 +116,11 @@ EDGERT_INLINE void dwn_rows(const edgert_qs8_dwconv_args* a, size_t oy0, size_t 
       for (size_t c = 0; c < C; c += CB) {
         const uint8_t* block = (const uint8_t*)a->packed + c / CB * block_bytes;
         const size_t lanes = C - c;
-        if (lanes < CB) {
-          dwn_block(a, block, c, oy, ox, KH, KW, SH, SW, DH, DW, zp, lanes, out + c, 1, 1);
+        if (lanes == CB / 2) {
+          if (inside) dwn_block(a, block, c, oy, ox, KH, KW, SH, SW, DH, DW, zp, lanes, out + c, 0, DWN_HALF);
+          else dwn_block(a, block, c, oy, ox, KH, KW, SH, SW, DH, DW, zp, lanes, out + c, 1, DWN_HALF);
+        } else if (lanes < CB) {
+          dwn_block(a, block, c, oy, ox, KH, KW, SH, SW, DH, DW, zp, lanes, out + c, 1, DWN_TAIL);
         } else if (inside) {
           dwn_block(a, block, c, oy, ox, KH, KW, SH, SW, DH, DW, zp, CB, out + c, 0, 0);
         } else {
