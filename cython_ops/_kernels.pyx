@@ -590,6 +590,9 @@ cdef extern from "edgert/qs8-operators.h":
     int edgert_op_qs8_conv2d(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
                              const int8_t* input, const void* packed, const float* scales,
                              int8_t* output) nogil
+    int edgert_op_qs8_conv_stem(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
+                                const int8_t* input, const void* packed, const float* scales,
+                                int8_t* output) nogil
     size_t edgert_qs8_dwconv_packed_size(size_t C, size_t KH, size_t KW)
     void edgert_qs8_dwconv_pack_weights(size_t C, size_t KH, size_t KW, const int8_t* weights,
                                         const int32_t* bias, int32_t input_zero_point,
@@ -755,6 +758,37 @@ def qs8_conv_pack(W, bias, size_t groups, int input_zero_point):
     return packed
 
 
+cdef extern from "edgert/qs8-conv-stem.h":
+    size_t EDGERT_QS8_CONV_STEM_MAX_CHANNELS
+    size_t edgert_qs8_conv_stem_packed_bytes(size_t C_in, size_t C_out, size_t KH, size_t KW)
+    void edgert_qs8_conv_stem_pack(size_t C_in, size_t C_out, size_t KH, size_t KW,
+                                   const int8_t* weights, const int32_t* bias,
+                                   int32_t input_zero_point, void* packed)
+
+QS8_CONV_STEM_MAX_CHANNELS = EDGERT_QS8_CONV_STEM_MAX_CHANNELS
+
+
+def qs8_conv_stem_pack(W, bias, int input_zero_point):
+    """Pack int8 stem conv weights [C_out, C_in, KH, KW] (C_in <= QS8_CONV_STEM_MAX_CHANNELS,
+    groups 1) with int32 bias[C_out] (or None) for QS8WindowOp's conv_stem kind."""
+    W = np.ascontiguousarray(int8_weights(W, 4, "qs8_conv_stem_pack W"))
+    cdef int32_t zp = quant_arg(input_zero_point, "input_zero_point")
+    cdef size_t C_out = W.shape[0], C_in = W.shape[1], KH = W.shape[2], KW = W.shape[3]
+    if C_out == 0 or C_in == 0 or KH == 0 or KW == 0:
+        raise ValueError(f"qs8_conv_stem_pack: empty weights of shape {W.shape}")
+    if C_in > EDGERT_QS8_CONV_STEM_MAX_CHANNELS:
+        raise ValueError(f"qs8_conv_stem_pack: {C_in} input channels; the stem kernel takes at "
+                         f"most {EDGERT_QS8_CONV_STEM_MAX_CHANNELS}")
+    b = int32_bias(bias, C_out, "qs8_conv_stem_pack bias")
+    cdef const int32_t* bias_ptr = NULL
+    if b is not None:
+        bias_ptr = <const int32_t*>cnp.PyArray_DATA(<cnp.ndarray>b)
+    packed = aligned_u8(edgert_qs8_conv_stem_packed_bytes(C_in, C_out, KH, KW))
+    edgert_qs8_conv_stem_pack(C_in, C_out, KH, KW, <const int8_t*>cnp.PyArray_DATA(<cnp.ndarray>W),
+                              bias_ptr, zp, cnp.PyArray_DATA(<cnp.ndarray>packed))
+    return packed
+
+
 def qs8_dwconv_pack(W, bias, int input_zero_point):
     """Pack int8 depthwise weights [C, 1, KH, KW] with int32 bias[C] (or None)."""
     W = np.ascontiguousarray(int8_weights(W, 4, "qs8_dwconv_pack W"))
@@ -814,7 +848,8 @@ cdef class QS8Gemm:
 cdef class QS8WindowOp:
     """int8 Conv2d / depthwise conv / MaxPool / AveragePool over NHWC tensors; geometry is a dict
     as WindowOp's (batch, H, W, C_in, OH, OW, C_out, groups, KH, KW, SH, SW, DH, DW, pad_top,
-    pad_left). conv/dwconv need packed weights and scales[C_out]; avgpool takes
+    pad_left). conv/dwconv/conv_stem need packed weights (qs8_conv_pack / qs8_dwconv_pack /
+    qs8_conv_stem_pack) and scales[C_out]; avgpool takes
     avg_scale = s_in / s_out; maxpool only clamps to [qmin, qmax]."""
     cdef edgert_threadpool* pool
     cdef object refs
@@ -826,7 +861,7 @@ cdef class QS8WindowOp:
     cdef int kind, count_include_pad
     cdef float avg_scale
 
-    KINDS = {"conv": 0, "dwconv": 1, "maxpool": 2, "avgpool": 3}
+    KINDS = {"conv": 0, "dwconv": 1, "maxpool": 2, "avgpool": 3, "conv_stem": 4}
 
     def __init__(self, ThreadPool pool, str kind, dict geometry, x, y, packed=None, scales=None,
                  input_zero_point=0, output_zero_point=0, qmin=-128, qmax=127, avg_scale=1.0,
@@ -852,7 +887,11 @@ cdef class QS8WindowOp:
             raise ValueError("channels must divide into groups")
         if self.kind == 1 and not (s.groups == s.C_in == s.C_out):
             raise ValueError("QS8WindowOp dwconv: needs groups == C_in == C_out")
-        if self.kind >= 2 and s.C_out != s.C_in:
+        if self.kind == 4 and not (s.groups == 1 and s.DW == 1
+                                   and s.C_in <= EDGERT_QS8_CONV_STEM_MAX_CHANNELS):
+            raise ValueError(f"QS8WindowOp conv_stem: needs groups 1, DW 1 and C_in <= "
+                             f"{EDGERT_QS8_CONV_STEM_MAX_CHANNELS}")
+        if self.kind in (2, 3) and s.C_out != s.C_in:
             raise ValueError(f"QS8WindowOp {kind}: C_out must equal C_in")
         s.input_zero_point = quant_arg(input_zero_point, "input_zero_point")
         s.out = output_params(output_zero_point, qmin, qmax)
@@ -862,11 +901,13 @@ cdef class QS8WindowOp:
         expect_size(y, s.batch * s.OH * s.OW * s.C_out, "output")
         self.packed = NULL
         self.scales = NULL
-        if self.kind <= 1:
+        if self.kind in (0, 1, 4):
             if packed is None or scales is None:
                 raise ValueError(f"QS8WindowOp {kind}: needs packed weights and scales")
             if self.kind == 0:
                 need = edgert_qs8_conv_packed_size(s.C_out, s.C_in // s.groups, s.KH, s.KW, s.groups)
+            elif self.kind == 4:
+                need = edgert_qs8_conv_stem_packed_bytes(s.C_in, s.C_out, s.KH, s.KW)
             else:
                 need = edgert_qs8_dwconv_packed_size(s.C_in, s.KH, s.KW)
             self.packed = packed_ptr(packed, need, "packed")
@@ -884,6 +925,9 @@ cdef class QS8WindowOp:
             elif self.kind == 1:
                 edgert_op_qs8_dwconv2d(self.pool, &self.s, self.x, self.packed, self.scales,
                                        self.y)
+            elif self.kind == 4:
+                rc = edgert_op_qs8_conv_stem(self.pool, &self.s, self.x, self.packed, self.scales,
+                                             self.y)
             else:
                 edgert_op_qs8_pool2d(self.pool, self.kind - 2, &self.s, self.count_include_pad,
                                      self.avg_scale, self.x, self.y)

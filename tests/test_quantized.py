@@ -246,3 +246,36 @@ def test_int8_kernels_match_the_numpy_definition(case, tmp_path):
     got = edgert.load(model, threads=2).run({"x": x})
     for name, value in got.items():
         np.testing.assert_array_equal(value, env[name])
+
+
+# (C_in, C_out, kernel, stride, dilation): grey, RGB and RGBA images; block tails of 8 channels
+QS8_STEM_CASES = {
+    "rgb_3x3_s2_to8": (3, 8, 3, 2, 1),
+    "grey_5x5_to12": (1, 12, 5, 1, 1),
+    "rgba_7x7_s2_to20": (4, 20, 7, 2, 1),
+    "rgb_3x1_rows_dilated": (3, 16, (3, 1), (2, 1), (2, 1)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(QS8_STEM_CASES))
+def test_int8_stem_conv_runs_the_direct_kernel_bit_exactly(case, tmp_path):
+    """A quantized image's first conv runs the qs8 stem kernel, equal to edgert's numpy
+    definition bit for bit and to onnxruntime."""
+    cin, cout, k, stride, dilation = QS8_STEM_CASES[case]
+    model = quantize_qdq(_single_op(lambda g, x: zoo.relu6(g, zoo.conv(g, x, cin, cout, k=k, stride=stride,
+                                                                       dilation=dilation)),
+                                    shape=(1, cin, 19, 23), seed=5), tmp_path, reduce_range=False)
+    sess = edgert.load(model, threads=2)
+    x = np.random.default_rng(3).standard_normal((1, cin, 19, 23)).astype(np.float32)
+    assert any(s.label.startswith("QLinearConv[conv_stem") for s in sess.plan_for([x.shape]).steps)
+    graph = import_onnx(model)
+    optimize(graph)
+    env = dict(graph.constants)
+    env["x"] = x
+    for node in graph.nodes:
+        for o, r in zip(node.outputs, run_reference(node, [env[i] if i else None for i in node.inputs], graph.opset)):
+            env[o] = r
+    got = sess.run({"x": x})
+    for name, value in got.items():
+        np.testing.assert_array_equal(value, env[name])
+    assert_int8_parity(model, runs=3)

@@ -74,11 +74,15 @@ def lower_qlinear_conv(p: Planner, node: Node, ins):
     qmin, qmax = _output_range(node, y_scale, y_zp)
     geo.update(C_out=c_out, groups=groups)
     depthwise = groups == x.shape[1] == c_out and cin_g == 1
-    kind = "dwconv" if depthwise else "conv"
+    # The quantized image (few channels) runs a direct kernel: im2col + GEMM gathers as long as
+    # it multiplies at K = 27.
+    stem = groups == 1 and cin_g <= K.QS8_CONV_STEM_MAX_CHANNELS and kh * kw > 1 and geo["DW"] == 1
+    kind = "dwconv" if depthwise else "conv_stem" if stem else "conv"
     key = ("qs8", kind, node.name)
     if key not in p.weights:
         b = None if bias is None else np.ascontiguousarray(bias.const.reshape(-1), np.int32)
         p.weights[key] = (K.qs8_dwconv_pack(weights, b, x_zp) if depthwise
+                          else K.qs8_conv_stem_pack(weights, b, x_zp) if stem
                           else K.qs8_conv_pack(weights, b, groups, x_zp))
     packed = p.weights[key]
     x = p.as_layout(x, NHWC)

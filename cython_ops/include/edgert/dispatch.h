@@ -10,6 +10,7 @@
 #include "edgert/f32-pool.h"
 #include "edgert/f32-vbinary.h"
 #include "edgert/f32-vunary.h"
+#include "edgert/qs8-conv-stem.h"
 #include "edgert/qs8-dwconv.h"
 #include "edgert/qs8-gemm.h"
 #include "edgert/qs8-lut.h"
@@ -54,6 +55,7 @@ typedef struct {
   size_t gemm_mr;
   edgert_qs8_gemm_layout gemm_layout;
   const char* gemm_name;
+  edgert_qs8_conv_stem_fn conv_stem;
   edgert_qs8_dwconv_layout dwconv_layout;
   edgert_qs8_dwconv_fn dwconv_generic;
   edgert_qs8_dwconv_fn dwconv[3][2]; /* [3x3, 5x5, 7x7][stride 1, 2]; NULL when not specialised */

@@ -49,6 +49,13 @@ int edgert_op_qs8_conv2d(edgert_threadpool* pool, const edgert_qs8_conv_shape* s
                          const int8_t* input, const void* packed, const float* scales,
                          int8_t* output);
 
+/* ---- Stem conv (groups 1, C_in <= EDGERT_QS8_CONV_STEM_MAX_CHANNELS, DW 1; any C_out) ----
+ * Direct convolution of the quantized image; weights packed by edgert_qs8_conv_stem_pack
+ * (edgert/qs8-conv-stem.h), the same layout on every ISA. */
+int edgert_op_qs8_conv_stem(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
+                            const int8_t* input, const void* packed, const float* scales,
+                            int8_t* output);
+
 /* ---- Depthwise conv (groups == C_in == C_out) ---- */
 
 size_t edgert_qs8_dwconv_packed_size(size_t C, size_t KH, size_t KW);

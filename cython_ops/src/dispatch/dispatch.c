@@ -21,6 +21,7 @@
   {                                                                                     \
     .gemm = edgert_qs8_gemm_4x4__scalar, .gemm_mr = EDGERT_QS8_GEMM_4X4__SCALAR_MR,     \
     .gemm_layout = EDGERT_QS8_GEMM_4X4__SCALAR_LAYOUT, .gemm_name = "qs8_gemm_4x4__scalar", \
+    .conv_stem = edgert_qs8_conv_stem__scalar,                                          \
     .dwconv_layout = EDGERT_QS8_DWCONV_TAPS, .dwconv_generic = edgert_qs8_dwconv__scalar, \
     .maxpool = edgert_qs8_maxpool__scalar, .avgpool = edgert_qs8_avgpool__scalar,       \
     .global_avgpool = edgert_qs8_global_avgpool__scalar, .vadd = edgert_qs8_vadd__scalar, \
@@ -36,6 +37,7 @@
   {                                                                                     \
     .gemm = edgert_qs8_gemm_6x16c2__avx2, .gemm_mr = EDGERT_QS8_GEMM_6X16C2__AVX2_MR,   \
     .gemm_layout = EDGERT_QS8_GEMM_6X16C2__AVX2_LAYOUT, .gemm_name = "qs8_gemm_6x16c2__avx2", \
+    .conv_stem = edgert_qs8_conv_stem__avx2,                                            \
     .dwconv_layout = EDGERT_QS8_DWCONV_ROWPAIRS, .dwconv_generic = edgert_qs8_dwconv__avx2, \
     .dwconv = {{edgert_qs8_dwconv_3x3s1__avx2, edgert_qs8_dwconv_3x3s2__avx2},           \
                {edgert_qs8_dwconv_5x5s1__avx2, edgert_qs8_dwconv_5x5s2__avx2},           \
@@ -54,6 +56,7 @@
   {                                                                                     \
     .gemm = edgert_qs8_gemm_2x8c8__neon, .gemm_mr = EDGERT_QS8_GEMM_2X8C8__NEON_MR,     \
     .gemm_layout = EDGERT_QS8_GEMM_2X8C8__NEON_LAYOUT, .gemm_name = "qs8_gemm_2x8c8__neon", \
+    .conv_stem = edgert_qs8_conv_stem__neon,                                            \
     .dwconv_layout = EDGERT_QS8_DWCONV_TAPS, .dwconv_generic = edgert_qs8_dwconv__neon,  \
     .dwconv = {{edgert_qs8_dwconv_3x3s1__neon, edgert_qs8_dwconv_3x3s2__neon},           \
                {edgert_qs8_dwconv_5x5s1__neon, edgert_qs8_dwconv_5x5s2__neon},           \

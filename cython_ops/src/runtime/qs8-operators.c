@@ -227,8 +227,10 @@ typedef struct {
   const int8_t* input;
   int8_t* output;
   size_t in_image, out_image, rows_per_tile, tiles_per_image;
-  /* depthwise */
+  /* depthwise, stem */
   edgert_qs8_dwconv_fn dw;
+  edgert_qs8_conv_stem_fn stem;
+  int failed;
   const void* packed;
   const float* scales;
   /* pools */
@@ -251,6 +253,29 @@ static void dwconv_tiles(void* ctx, size_t start, size_t end) {
         .input_zero_point = s->input_zero_point, .out = s->out};
     t->dw(&a, oy0, edgert_min_sz(oy0 + t->rows_per_tile, s->OH));
   }
+}
+
+static void conv_stem_tiles(void* ctx, size_t start, size_t end) {
+  window_task* t = (window_task*)ctx;
+  const edgert_qs8_conv_shape* s = t->s;
+  int16_t* scratch =
+      malloc(edgert_qs8_conv_stem_scratch_elems(s->C_in, s->KH, s->KW, s->SW, s->OW) * sizeof(int16_t));
+  if (scratch == NULL) {
+    t->failed = 1;
+    return;
+  }
+  for (size_t i = start; i < end; i++) {
+    size_t b = i / t->tiles_per_image;
+    size_t oy0 = (i % t->tiles_per_image) * t->rows_per_tile;
+    edgert_qs8_conv_stem_args a = {
+        .input = t->input + b * t->in_image, .output = t->output + b * t->out_image,
+        .packed = t->packed, .scales = t->scales, .scratch = scratch, .H = s->H, .W = s->W,
+        .C_in = s->C_in, .C_out = s->C_out, .OH = s->OH, .OW = s->OW, .KH = s->KH, .KW = s->KW,
+        .SH = s->SH, .SW = s->SW, .DH = s->DH, .pad_top = s->pad_top, .pad_left = s->pad_left,
+        .input_zero_point = s->input_zero_point, .out = s->out};
+    t->stem(&a, oy0, edgert_min_sz(oy0 + t->rows_per_tile, s->OH));
+  }
+  free(scratch);
 }
 
 static void pool_tiles(void* ctx, size_t start, size_t end) {
@@ -288,6 +313,15 @@ void edgert_op_qs8_dwconv2d(edgert_threadpool* pool, const edgert_qs8_conv_shape
                    .dw = edgert_pick_qs8_dwconv(s->KH, s->KW, s->SH, s->SW, s->DH, s->DW)};
   /* Two rows per tile: the AVX2 3x3 stride-1 kernel computes output rows in pairs. */
   run_rows(pool, &t, dwconv_tiles, 2);
+}
+
+int edgert_op_qs8_conv_stem(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
+                            const int8_t* input, const void* packed, const float* scales,
+                            int8_t* output) {
+  window_task t = {.s = s, .input = input, .output = output, .packed = packed, .scales = scales,
+                   .stem = qs8()->conv_stem};
+  run_rows(pool, &t, conv_stem_tiles, 4);
+  return t.failed ? -1 : 0;
 }
 
 void edgert_op_qs8_pool2d(edgert_threadpool* pool, int kind, const edgert_qs8_conv_shape* s,
