@@ -723,7 +723,8 @@ CONVERTIBLE = """
     conv_3x3 conv_1x1_nobias conv_1x1_s2 conv_5x5_s2 conv_7x7_s2_3ch conv_1x3_stride_1x2 conv_dilation2
     conv_asym_pads conv_group2 conv_group4_s2 conv_depthwise conv_depthwise_s2 conv_depthwise_mult2
     conv_depthwise_dilated_s2 conv_same_upper_s2 conv_same_lower_s2 conv_valid gemm_linear gemm_no_bias
-    gemm_scalar_bias matmul_2d_const matmul_3d_by_2d matmul_nchw_last_axis batchnorm_4d relu sigmoid tanh swish
+    gemm_scalar_bias matmul_2d_const matmul_3d_by_2d matmul_nchw_last_axis matmul_2d_runtime matmul_batched
+    matmul_broadcast_4d instancenorm instancenorm_3d sum_three_runtime batchnorm_4d relu sigmoid tanh swish
     hardsigmoid_default hardsigmoid_torch hardswish hardswish_as_mul_opset13 leakyrelu_0p1 prelu_per_channel
     prelu_scalar clip_relu6 clip_min_only clip_attrs_opset10 add_channel_const add_row_const add_both_broadcast
     add_rank_mismatch sub_scalar_const_lhs mul_same_shape div_channel_const div_same_shape sum_two_bcast
@@ -933,7 +934,7 @@ INT8_OP_CASES = """
     conv_1x1_s2 conv_group2 conv_depthwise_s2 gemm_linear maxpool_3x3_s2_p1 avgpool_2x2_s2 globalavgpool
     concat_channels transpose_to_nhwc softmax_channels sigmoid hardswish leakyrelu_0p1 clip_relu6
     resize_nearest_asymmetric_floor_up2 resize_linear_half_pixel_up2 pad_constant_value split_channels_sizes
-    slice_reverse flatten_axis2 add_channel_const mul_same_shape
+    slice_reverse flatten_axis2 add_channel_const mul_same_shape matmul_batched
 """.split()
 
 
@@ -990,6 +991,18 @@ def test_dynamic_shapes_are_refused():
     assert "'input'" in str(info.value) and "batch" in str(info.value)
 
 
+def test_symbolic_batch_is_fixed_on_request():
+    """batch=N gives the symbolic batch dimension that `edgert convert` writes a size."""
+    model = mz.mobilenet_v2(size=32, width=0.35, batch=None, num_classes=10)
+    data = onnx_to_tflite(model, batch=1)
+    assert list(LiteRTModel(data).inputs[0]["shape"]) == [1, 32, 32, 3]
+    feeds = {"input": np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)}
+    assert _relative_error(_nchw(run_litert(data, _nhwc(feeds))), run_reference(model, feeds)) <= REL_TOL
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(EdgeRTError, match="batch must be a positive integer"):
+            onnx_to_tflite(model, batch=bad)
+
+
 def test_non_constant_weights_are_refused():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
     w = helper.make_tensor_value_info("w", TensorProto.FLOAT, [4, 3, 3, 3])
@@ -997,10 +1010,12 @@ def test_non_constant_weights_are_refused():
     model = _graph([helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])], [x, w], [y])
     with pytest.raises(UnsupportedOperatorError, match="Conv in node 'conv'.*not constant"):
         onnx_to_tflite(model)
+    # A MatMul of two activations becomes BATCH_MATMUL (matmul_*_runtime cases), but not with a
+    # 1-D operand, which BATCH_MATMUL has no form for.
     b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [6, 5])
-    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 6])
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [6])
     model = _graph([helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")], [a, b], [y])
-    with pytest.raises(UnsupportedOperatorError, match="MatMul in node 'mm'.*not constant"):
+    with pytest.raises(UnsupportedOperatorError, match="MatMul in node 'mm'.*1-D operand"):
         onnx_to_tflite(model)
 
 
@@ -1058,6 +1073,8 @@ def test_make_tflite_reports_conversion_errors(make_tflite, tmp_path, capsys):
     onnx.save(model, src)
     assert make_tflite.main([str(src), "-o", str(dst)]) == 1
     assert "dynamic shapes" in capsys.readouterr().err and not dst.exists()
+    assert make_tflite.main([str(src), "-o", str(dst), "--batch", "1"]) == 0
+    assert dst.read_bytes() == onnx_to_tflite(model, batch=1)
 
 
 def test_conversion_is_deterministic():

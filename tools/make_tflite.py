@@ -3,6 +3,7 @@
     python tools/make_tflite.py model.onnx -o model.tflite            # float32 weights
     python tools/make_tflite.py model.onnx -o model_fp16.tflite --fp16
     python tools/make_tflite.py model_qdq.onnx -o model_int8.tflite   # QDQ model -> int8
+    python tools/make_tflite.py femtodet_int8.onnx -o femtodet_int8.tflite --batch 1   # N x 3 x H x W input
 
 The .tflite takes NHWC images where the ONNX model takes NCHW ones (4-D outputs are NHWC too).
 The file is written atomically and an existing one is only replaced with --force.
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="input .onnx file")
     parser.add_argument("-o", "--output", required=True, help="output .tflite file")
     parser.add_argument("--fp16", action="store_true", help="store float weights as float16")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="size for a symbolic batch dimension (e.g. 1 for models from `edgert convert`)")
     parser.add_argument("--force", action="store_true", help="replace the output file if it exists")
     args = parser.parse_args(argv)
 
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from edgert.exporters.tflite import onnx_to_tflite
 
     try:
-        data = onnx_to_tflite(args.model, weights="fp16" if args.fp16 else "fp32")
+        data = onnx_to_tflite(args.model, weights="fp16" if args.fp16 else "fp32", batch=args.batch)
     except EdgeRTError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

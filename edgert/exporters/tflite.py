@@ -25,8 +25,9 @@ scale/zero point, per-channel int8 weights, int32 biases, float input and output
 QUANTIZE/DEQUANTIZE at the ends; an op that stays float in the QDQ graph stays float here.
 
 Converted: Conv (2-D; depthwise; grouped as SPLIT + CONV_2D + CONCATENATION), Gemm and MatMul with
-constant weights, Add/Sub/Mul/Div/Sum, Relu, Clip, LeakyRelu, PRelu, Sigmoid, Tanh, HardSigmoid,
-HardSwish, Softmax, BatchNormalization, MaxPool/AveragePool (TFLite-expressible pads),
+constant weights, MatMul of two activations (BATCH_MATMUL), Add/Sub/Mul/Div, Sum (any count), Relu,
+Clip, LeakyRelu, PRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Softmax, BatchNormalization,
+InstanceNormalization (float: MEAN, RSQRT and elementwise ops), MaxPool/AveragePool (TFLite-expressible pads),
 GlobalAverage/MaxPool, ReduceMean/Sum/Max, Reshape/Flatten/Squeeze/Unsqueeze, Transpose, Concat,
 Split, Slice, Pad (constant, reflect), Resize (where a TFLite resize mode gives the same sampling),
 Identity/Dropout/Cast. Anything else raises UnsupportedOperatorError naming the node; dynamic
@@ -805,17 +806,39 @@ _FLOAT_LOWEST = float(np.finfo(np.float32).min)
 _ONNX_FLOAT = 1  # onnx.TensorProto.FLOAT (onnx is imported only when converting)
 
 
-def onnx_to_tflite(model, weights: str = "fp32") -> bytes:
+def onnx_to_tflite(model, weights: str = "fp32", batch: int | None = None) -> bytes:
     """Convert an ONNX model (path, bytes or ModelProto) with static shapes to .tflite bytes.
 
     weights: "fp32", or "fp16" to store float constants as float16 behind DEQUANTIZE operators
     (what TFLite's float16 post-training quantization writes). QDQ models become int8 models
     whatever `weights` says. 4-D inputs and outputs are NHWC in the result (see the module notes).
+    batch: the size given to a symbolic leading (batch) dimension of the inputs and outputs, as
+    `edgert convert` writes them (TFLite models have fixed shapes); other symbolic dimensions
+    still raise ModelLoadError.
     """
     if weights not in ("fp32", "fp16"):
         raise EdgeRTError(f"weights must be 'fp32' or 'fp16', got {weights!r}")
     proto, source = _load_onnx(model)
+    if batch is not None:
+        proto = _fix_batch(proto, batch, source)
     return _Converter(proto, source, fp16=weights == "fp16").convert()
+
+
+def _fix_batch(proto, batch: int, source: str):
+    """A copy of `proto` whose inputs' and outputs' symbolic leading dimension is `batch` (the
+    intermediate shapes are inferred again from them)."""
+    import onnx
+
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise EdgeRTError(f"{source}: batch must be a positive integer, got {batch!r}")
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(proto)
+    del fixed.graph.value_info[:]
+    for vi in list(fixed.graph.input) + list(fixed.graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = batch
+    return fixed
 
 
 class _Converter:
@@ -1574,6 +1597,9 @@ class _Converter:
 
     def _op_MatMul(self, node: _Node, ctx: _Ctx) -> None:
         xs = self.shape(node.inputs[0])
+        if node.inputs[1] not in self.consts and node.inputs[1] not in self.qconsts:
+            self._batch_matmul(node, ctx)
+            return
         w, wq = self.weight(ctx, 1)
         if w.ndim != 2 or len(xs) < 2:
             raise UnsupportedOperatorError("MatMul", node.name, "only [..., K] x [K, N] with constant [K, N] converts")
@@ -1582,6 +1608,16 @@ class _Converter:
         x = self.to_onnx_order(ctx, self.activation(ctx, node.inputs[0]))
         ys = self.shape(node.outputs[0])
         y = self._fully_connected(ctx, x, w.T, wq, np.zeros(w.shape[1]), ys, len(xs) > 2)
+        self.bind(ctx, 0, self.relayout(ctx, y, range(len(ys))))
+
+    def _batch_matmul(self, node: _Node, ctx: _Ctx) -> None:
+        """MatMul of two activations (attention's q @ k^T, attn @ v): BATCH_MATMUL on both in
+        ONNX order, batch dimensions broadcasting."""
+        ys = self.shape(node.outputs[0])
+        if any(len(self.shape(name)) < 2 for name in node.inputs[:2]):
+            raise UnsupportedOperatorError("MatMul", node.name, "a 1-D operand of a MatMul of two activations")
+        a, b = (self.to_onnx_order(ctx, self.operand(ctx, name, len(ys))) for name in node.inputs[:2])
+        y = self.emit(ctx, "BATCH_MATMUL", [a, b], tuple(ys), adj_x=False, adj_y=False)
         self.bind(ctx, 0, self.relayout(ctx, y, range(len(ys))))
 
     # -- elementwise -----------------------------------------------------------------------
@@ -1615,9 +1651,18 @@ class _Converter:
         if len(node.inputs) == 1:
             self.alias(node.inputs[0], node.outputs[0])
             return
-        if len(node.inputs) != 2:
-            raise UnsupportedOperatorError("Sum", node.name, "more than two inputs")
-        self._binary(node, ctx, "ADD")
+        if len(node.inputs) == 2:
+            self._binary(node, ctx, "ADD")
+            return
+        # More inputs: ADDs left to right (ONNX's order; Sum stays float in a QDQ model, as
+        # onnxruntime's quantizer leaves it). ADD_N would need equal shapes.
+        ys = self.shape(node.outputs[0])
+        terms = [self.operand(ctx, name, len(ys)) for name in node.inputs]
+        acc = terms[0]
+        for term in terms[1:-1]:
+            acc = self.emit(ctx, "ADD", [acc, term], tuple(np.broadcast_shapes(acc.shape, term.shape)))
+        self.bind(ctx, 0, self.emit(ctx, "ADD", [acc, terms[-1]], _tfl_shape(ys),
+                                    fused_activation_function=ctx.activation))
 
     def _unary(self, node: _Node, ctx: _Ctx, op: str, **options) -> None:
         x = self.activation(ctx, node.inputs[0])
@@ -1733,6 +1778,32 @@ class _Converter:
         a = self.float_const(add.astype(np.float32).reshape(shape), f"{node.name}/shift")
         y = self.emit(ctx, "MUL", [x, m], x.shape)
         self.bind(ctx, 0, self.emit(ctx, "ADD", [y, a], x.shape))
+
+    def _op_InstanceNormalization(self, node: _Node, ctx: _Ctx) -> None:
+        """TFLite has no normalization operator: MEAN over the spatial axes, the centred values'
+        mean square, RSQRT, then the per-channel scale and bias, in float32 (what GroupNorm
+        exports, a Reshape to [N, groups, -1] around it, become)."""
+        params = [self.const_array(n) if n else None for n in node.inputs[1:3]]
+        if any(p is None for p in params):
+            raise UnsupportedOperatorError("InstanceNormalization", node.name, "scale and bias must be constant")
+        xs = self.shape(node.inputs[0])
+        rank = len(xs)
+        if rank < 3:
+            raise UnsupportedOperatorError("InstanceNormalization", node.name, f"input of rank {rank}")
+        x = self.activation(ctx, node.inputs[0])
+        axes = self.int_const(sorted(_tfl_axis(a, rank) for a in range(2, rank)), f"{node.name}/axes")
+        stats = _tfl_shape(tuple(xs[:2]) + (1,) * (rank - 2))
+        mean = self.emit(ctx, "MEAN", [x, axes], stats, keep_dims=True)
+        centred = self.emit(ctx, "SUB", [x, mean], x.shape)
+        var = self.emit(ctx, "MEAN", [self.emit(ctx, "MUL", [centred, centred], x.shape), axes], stats,
+                        keep_dims=True)
+        eps = self.float_const(np.array(node.attr("epsilon", 1e-5), np.float32), f"{node.name}/epsilon")
+        inv_std = self.emit(ctx, "RSQRT", [self.emit(ctx, "ADD", [var, eps], stats)], stats)
+        y = self.emit(ctx, "MUL", [centred, inv_std], x.shape)
+        channel = (1, -1) + (1,) * (rank - 2)
+        scale, bias = (np.asarray(p, np.float32).reshape(channel) for p in params)
+        y = self.emit(ctx, "MUL", [y, self.float_const(scale, f"{node.name}/scale")], x.shape)
+        self.bind(ctx, 0, self.emit(ctx, "ADD", [y, self.float_const(bias, f"{node.name}/bias")], x.shape))
 
     # -- pooling and reductions ------------------------------------------------------------
 
