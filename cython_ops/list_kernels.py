@@ -11,6 +11,6 @@ group = sys.argv[1]
 src = pathlib.Path(__file__).parent / "src"
 for path in sorted(src.glob("*/*.c")):
     stem = path.stem
-    isa = next((s for s in ("neondot", "avx2", "neon") if stem.endswith("-" + s)), "portable")
+    isa = next((s for s in ("neondot", "avx512vnni", "avx2", "neon") if stem.endswith("-" + s)), "portable")
     if isa == group:
         print(path.relative_to(src.parent).as_posix())

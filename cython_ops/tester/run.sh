@@ -4,7 +4,8 @@
 #   cython_ops/tester/run.sh aarch64    cross-compile with aarch64-linux-gnu-gcc, run under qemu-aarch64
 #                                        (-cpu max so NEON dot-product variants run too)
 # Extra arguments after the target are passed to every tester (e.g. a seed).
-# Per-file SIMD flags mirror meson.build: *-avx2.c -> -mavx2 -mfma, *-neondot.c -> +dotprod.
+# Per-file SIMD flags mirror meson.build: *-avx2.c -> -mavx2 -mfma, *-avx512vnni.c -> + AVX512
+# F/BW/VL/VNNI, *-neondot.c -> +dotprod.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -32,6 +33,7 @@ for src in "$root"/src/*/*.c; do
   flags=()
   case "$name" in
     *-avx2) [ "$arch" = x86_64 ] || continue; flags=(-mavx2 -mfma) ;;
+    *-avx512vnni) [ "$arch" = x86_64 ] || continue; flags=(-mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni) ;;
     *-neondot) [ "$arch" = aarch64 ] || continue; flags=(-march=armv8.2-a+dotprod) ;;
     *-neon) [ "$arch" = aarch64 ] || continue ;;
   esac

@@ -24,20 +24,26 @@
 #include "edgert/common.h"
 #include "edgert/qs8-requant.h"
 
-/* Packing of one variant (NR columns per panel, K padded to KR, weight element bytes). */
+/* Packing of one variant (NR columns per panel, K padded to KR, weight element bytes) and the
+ * offset a_offset the variant adds to every A value (128 where the multiply takes unsigned
+ * bytes: AVX512-VNNI's u8 x s8 vpdpbusd); the packed bias has -a_offset * sum(w) folded in, so
+ * the sums equal the signed ones exactly. */
 typedef struct {
   size_t nr, kr, wbytes;
+  int32_t a_offset;
 } edgert_qs8_gemm_layout;
 
 /* Tiles (MR rows) and packings {NR, KR, wbytes} per variant (brace initializers). */
 #define EDGERT_QS8_GEMM_4X4__SCALAR_MR 4
-#define EDGERT_QS8_GEMM_4X4__SCALAR_LAYOUT {4, 1, 1}
+#define EDGERT_QS8_GEMM_4X4__SCALAR_LAYOUT {4, 1, 1, 0}
 #define EDGERT_QS8_GEMM_6X16C2__AVX2_MR 6
-#define EDGERT_QS8_GEMM_6X16C2__AVX2_LAYOUT {16, 2, 2}
+#define EDGERT_QS8_GEMM_6X16C2__AVX2_LAYOUT {16, 2, 2, 0}
+#define EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_MR 6
+#define EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_LAYOUT {16, 4, 1, 128}
 #define EDGERT_QS8_GEMM_2X8C8__NEON_MR 2
-#define EDGERT_QS8_GEMM_2X8C8__NEON_LAYOUT {8, 8, 1}
+#define EDGERT_QS8_GEMM_2X8C8__NEON_LAYOUT {8, 8, 1, 0}
 #define EDGERT_QS8_GEMM_4X16C4__NEONDOT_MR 4
-#define EDGERT_QS8_GEMM_4X16C4__NEONDOT_LAYOUT {16, 4, 1}
+#define EDGERT_QS8_GEMM_4X16C4__NEONDOT_LAYOUT {16, 4, 1, 0}
 
 size_t edgert_qs8_gemm_panel_bytes(size_t K, const edgert_qs8_gemm_layout* layout);
 size_t edgert_qs8_gemm_packed_bytes(size_t K, size_t N, const edgert_qs8_gemm_layout* layout);
@@ -70,6 +76,10 @@ void edgert_qs8_gemm_4x4__scalar(size_t M, size_t N, size_t K, const int8_t* A, 
 void edgert_qs8_gemm_6x16c2__avx2(size_t M, size_t N, size_t K, const int8_t* A, size_t lda,
                                   const void* packed, const float* scales, int8_t* C, size_t ldc,
                                   const edgert_qs8_output_params* params);
+/* Needs AVX512-VNNI with AVX512VL/BW (edgert_cpu()->avx512_vnni). */
+void edgert_qs8_gemm_6x16c4__avx512vnni(size_t M, size_t N, size_t K, const int8_t* A, size_t lda,
+                                        const void* packed, const float* scales, int8_t* C,
+                                        size_t ldc, const edgert_qs8_output_params* params);
 #endif
 
 #if EDGERT_ARCH_ARM64

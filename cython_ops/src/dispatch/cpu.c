@@ -23,6 +23,11 @@ static void detect(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   features.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  /* libgcc also checks that the OS saves the AVX-512 state (XCR0). */
+  features.avx512_vnni = features.avx2_fma && __builtin_cpu_supports("avx512f") &&
+                         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                         __builtin_cpu_supports("avx512vnni");
+  if (forced != NULL && strcmp(forced, "avx2") == 0) features.avx512_vnni = 0;
 #elif defined(__aarch64__)
   features.neon = 1;
 #if defined(__linux__)

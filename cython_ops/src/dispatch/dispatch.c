@@ -140,6 +140,13 @@ static void fill_avx2(void) {
       .qs8 = QS8_AVX2,
   };
   table = avx2;
+  /* The VNNI GEMM (its own packing) where the CPU has AVX512-VNNI. */
+  if (edgert_cpu()->avx512_vnni) {
+    table.qs8.gemm = edgert_qs8_gemm_6x16c4__avx512vnni;
+    table.qs8.gemm_mr = EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_MR;
+    table.qs8.gemm_layout = (edgert_qs8_gemm_layout)EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_LAYOUT;
+    table.qs8.gemm_name = "qs8_gemm_6x16c4__avx512vnni";
+  }
 }
 #endif
 

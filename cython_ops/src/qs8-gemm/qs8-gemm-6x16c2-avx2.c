@@ -3,6 +3,8 @@
 
 #include "edgert/qs8-gemm.h"
 
+#include "gemm-x86-requant.h"
+
 /* 6 rows x 16 columns, K in pairs ("c2"): AVX2 has no int8 dot product that is exact (vpmaddubsw
  * saturates its int16 pair sums), so both operands are sign-extended to int16 and vpmaddwd adds
  * two exact products per int32 lane. Weights are packed already extended ([K/2][16][2] int16: one
@@ -18,8 +20,7 @@
  * Larger K (fully connected layers) runs in passes of KC, re-extending per panel. */
 #define KC 1024
 
-/* Loop order: for each block of packed panels (sized to stay in L2), every MR-row block of A
- * walks across the block's panels. */
+/* Panels per L2 block (the outer loops: gemm-x86-driver.h). */
 #define B_BLOCK_BYTES (192 * 1024)
 
 /* Rows [0, mr) of A, columns [k0, k0 + kc), as int16 into buf (row stride `stride`); an odd
@@ -33,44 +34,11 @@ static void extend_rows(size_t mr, const int8_t* a, size_t lda, size_t k0, size_
     for (; k + 16 <= kc; k += 16)
       _mm256_storeu_si256((__m256i*)(dst + k),
                           _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(src + k))));
+    /* Small K (1x1 convs on 8-24 channels): whole 8-column steps, not byte by byte. */
+    for (; k + 8 <= kc; k += 8)
+      _mm_storeu_si128((__m128i*)(dst + k), _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i*)(src + k))));
     for (; k < kc; k++) dst[k] = src[k];
     if (kc % 2) dst[kc] = 0;
-  }
-}
-
-/* Requantizes one row's 16 (nv = 2) or 8 (nv = 1) accumulators and stores nc <= 16 bytes. */
-EDGERT_INLINE void store_row(int8_t* c, const __m256i* acc, size_t nv, const float* scales,
-                             size_t nc, __m256 lo, __m256 hi, __m256i zp) {
-  __m256i q[2];
-#pragma GCC unroll 2
-  for (size_t v = 0; v < 2; v++) {
-    if (v >= nv) {
-      q[v] = q[0];
-      continue;
-    }
-    /* Scales past N are never read: a partial vector loads only the live ones. */
-    __m256 s;
-    if (nc >= 8 * (v + 1)) {
-      s = _mm256_loadu_ps(scales + 8 * v);
-    } else {
-      float tmp[8] = {0};
-      memcpy(tmp, scales + 8 * v, (nc - 8 * v) * sizeof(float));
-      s = _mm256_loadu_ps(tmp);
-    }
-    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[v]), s);
-    f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
-    q[v] = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
-  }
-  /* int32 -> int16 lanes [0-3, 8-11 | 4-7, 12-15] -> column order -> int8; values already lie in
-   * [qmin, qmax], so the saturating packs change nothing. */
-  const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
-  const __m128i b8 = _mm_packs_epi16(_mm256_castsi256_si128(w16), _mm256_extracti128_si256(w16, 1));
-  if (nc >= 16) {
-    _mm_storeu_si128((__m128i*)c, b8);
-  } else {
-    int8_t tmp[16];
-    _mm_storeu_si128((__m128i*)tmp, b8);
-    memcpy(c, tmp, nc);
   }
 }
 
@@ -115,60 +83,8 @@ EDGERT_INLINE void tile(size_t mr, size_t nv, size_t K, const int8_t* a, size_t 
   for (size_t r = 0; r < mr; r++) store_row(c + r * ldc, acc[r], nv, scales, nc, lo, hi, zp);
 }
 
-/* Picks the specialised tile for mr rows and nc columns; a panel with at most 8 live columns
- * (N = 24 is 16 + 8) only computes its first half. */
-EDGERT_INLINE void row_tile(size_t mr, size_t nc, size_t K, const int8_t* a, size_t lda,
-                            int16_t* abuf, size_t stride, const uint8_t* panel,
-                            const float* scales, int8_t* c, size_t ldc, __m256 lo, __m256 hi,
-                            __m256i zp) {
-#define TILE(m, n) tile(m, n, K, a, lda, abuf, stride, panel, scales, c, ldc, nc, lo, hi, zp)
-  if (nc > 8) {
-    switch (mr) {
-      case 6: TILE(6, 2); break;
-      case 5: TILE(5, 2); break;
-      case 4: TILE(4, 2); break;
-      case 3: TILE(3, 2); break;
-      case 2: TILE(2, 2); break;
-      default: TILE(1, 2); break;
-    }
-  } else {
-    switch (mr) {
-      case 6: TILE(6, 1); break;
-      case 5: TILE(5, 1); break;
-      case 4: TILE(4, 1); break;
-      case 3: TILE(3, 1); break;
-      case 2: TILE(2, 1); break;
-      default: TILE(1, 1); break;
-    }
-  }
-#undef TILE
-}
-
-void edgert_qs8_gemm_6x16c2__avx2(size_t M, size_t N, size_t K, const int8_t* A, size_t lda,
-                                  const void* packed, const float* scales, int8_t* C, size_t ldc,
-                                  const edgert_qs8_output_params* params) {
-  const __m256 lo = _mm256_set1_ps((float)(params->qmin - params->zero_point));
-  const __m256 hi = _mm256_set1_ps((float)(params->qmax - params->zero_point));
-  const __m256i zp = _mm256_set1_epi32(params->zero_point);
-  const size_t kp = edgert_round_up(K, KR);
-  const size_t panel_bytes = NR * sizeof(int32_t) + kp * NR * sizeof(int16_t);
-  const size_t panels = edgert_divide_round_up(N, NR);
-  const size_t block_panels = edgert_max_sz(1, B_BLOCK_BYTES / panel_bytes);
-  /* Row stride of the extended A: whole K when it fits, else one pass of KC. */
-  const size_t stride = edgert_min_sz(kp, KC);
-  int16_t abuf[MR * KC] __attribute__((aligned(64)));
-
-  for (size_t p0 = 0; p0 < panels; p0 += block_panels) {
-    const size_t p1 = edgert_min_sz(panels, p0 + block_panels);
-    for (size_t m0 = 0; m0 < M; m0 += MR) {
-      const size_t mr = edgert_min_sz(MR, M - m0);
-      const int8_t* a = A + m0 * lda;
-      if (K <= KC) extend_rows(mr, a, lda, 0, K, abuf, stride);
-      for (size_t p = p0; p < p1; p++) {
-        row_tile(mr, edgert_min_sz(NR, N - p * NR), K, a, lda, abuf, stride,
-                 (const uint8_t*)packed + p * panel_bytes, scales + p * NR, C + m0 * ldc + p * NR,
-                 ldc, lo, hi, zp);
-      }
-    }
-  }
-}
+#define GEMM_X86_NAME edgert_qs8_gemm_6x16c2__avx2
+#define GEMM_X86_ABUF_T int16_t
+#define GEMM_X86_WBYTES 2
+#define GEMM_X86_PREPARE_ROWS extend_rows
+#include "gemm-x86-driver.h"

@@ -34,10 +34,11 @@ void edgert_qs8_gemm_pack(size_t K, size_t N, const edgert_qs8_gemm_layout* l, c
           weights[at] = (uint8_t)w;
         }
       }
-      /* Fold the input zero point: padded A entries read zp_in, which cancels it. Wraps like
+      /* Fold the input zero point (and the variant's A offset): padded A entries read zp_in,
+       * which cancels it. Wraps like
        * the int32 accumulators themselves would. */
       const uint32_t folded = (uint32_t)(bias != NULL ? bias[n0 + j] : 0) -
-                              (uint32_t)input_zero_point * (uint32_t)sum;
+                              (uint32_t)(input_zero_point + l->a_offset) * (uint32_t)sum;
       panel_bias[j] = (int32_t)folded;
     }
   }

@@ -28,7 +28,7 @@ void edgert_qs8_gemm_ref(const edgert_qs8_gemm_layout* l, size_t M, size_t N, si
       /* Unsigned sums: wrap-around is defined (and never happens for K < 2^17). */
       uint32_t sum = (uint32_t)acc;
       for (size_t k = 0; k < K; k++)
-        sum += (uint32_t)((int32_t)A[m * lda + k] * packed_weight(weights, l, k, j));
+        sum += (uint32_t)(((int32_t)A[m * lda + k] + l->a_offset) * packed_weight(weights, l, k, j));
       C[m * ldc + n] = edgert_qs8_requantize((int32_t)sum, scales[n], params);
     }
   }

@@ -1,0 +1,86 @@
+#include <immintrin.h>
+#include <string.h>
+
+#include "edgert/qs8-gemm.h"
+
+#include "gemm-x86-requant.h"
+
+/* 6 rows x 16 columns with AVX512-VNNI on 256-bit registers (AVX512VL): vpdpbusd adds four
+ * exact u8 x s8 products per int32 lane, 32 MACs per instruction (vpmaddwd + vpaddd: 16 in
+ * two). Its first operand is unsigned, so A is offset by 128 (x ^ 0x80 = x + 128) while its rows
+ * are copied into an L1 buffer, and the packing folds -128 * sum(w) into the bias (layout
+ * a_offset = 128): the int32 sums are the same as the signed ones, exactly. Weights are packed
+ * [K/4][16][4] ("c4": one ymm = 8 columns x 4 k). Per group of 4 k: 2 weight loads,
+ * 6 broadcasts, 12 vpdpbusd for 384 MACs; 12 accumulators. */
+
+#if !defined(__AVX512VNNI__) || !defined(__AVX512VL__)
+#error "qs8-gemm-6x16c4-avx512vnni.c needs -mavx512vnni -mavx512vl"
+#endif
+
+#define MR EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_MR
+#define NR 16
+#define KR 4
+
+/* Offset A bytes per pass: 6 rows x 2048 = 12 KB in L1; larger K runs in passes of KC. */
+#define KC 2048
+#define B_BLOCK_BYTES (192 * 1024)
+
+/* Rows [0, mr) of A, columns [k0, k0 + kc), plus 128, into buf (row stride `stride`); columns up
+ * to the next multiple of 4 read 0x80 (their packed weights are 0). */
+static void offset_rows(size_t mr, const int8_t* a, size_t lda, size_t k0, size_t kc, uint8_t* buf,
+                        size_t stride) {
+  const __m256i flip = _mm256_set1_epi8((char)0x80);
+  for (size_t r = 0; r < mr; r++) {
+    const int8_t* src = a + r * lda + k0;
+    uint8_t* dst = buf + r * stride;
+    size_t k = 0;
+    for (; k + 32 <= kc; k += 32)
+      _mm256_storeu_si256((__m256i*)(dst + k),
+                          _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(src + k)), flip));
+    for (; k + 8 <= kc; k += 8)
+      _mm_storel_epi64((__m128i*)(dst + k),
+                       _mm_xor_si128(_mm_loadl_epi64((const __m128i*)(src + k)), _mm256_castsi256_si128(flip)));
+    for (; k < kc; k++) dst[k] = (uint8_t)src[k] ^ 0x80;
+    for (; k % KR; k++) dst[k] = 0x80;
+  }
+}
+
+EDGERT_INLINE void tile(size_t mr, size_t nv, size_t K, const int8_t* a, size_t lda,
+                        uint8_t* abuf, size_t stride, const uint8_t* panel, const float* scales,
+                        int8_t* c, size_t ldc, size_t nc, __m256 lo, __m256 hi, __m256i zp) {
+  __m256i acc[MR][2];
+  const int32_t* bias = (const int32_t*)panel;
+#pragma GCC unroll 6
+  for (size_t r = 0; r < mr; r++) {
+#pragma GCC unroll 2
+    for (size_t v = 0; v < nv; v++) acc[r][v] = _mm256_loadu_si256((const __m256i*)(bias + 8 * v));
+  }
+  const int8_t* w = (const int8_t*)(panel + NR * sizeof(int32_t));
+  for (size_t k0 = 0; k0 < K; k0 += KC) {
+    const size_t kc = edgert_min_sz(KC, K - k0);
+    if (K > KC) offset_rows(mr, a, lda, k0, kc, abuf, stride);
+    const size_t groups = (kc + KR - 1) / KR;
+    for (size_t g = 0; g < groups; g++) {
+      __m256i b[2];
+#pragma GCC unroll 2
+      for (size_t v = 0; v < nv; v++) b[v] = _mm256_loadu_si256((const __m256i*)(w + 32 * v));
+      w += NR * KR;
+#pragma GCC unroll 6
+      for (size_t r = 0; r < mr; r++) {
+        int32_t quad;
+        memcpy(&quad, abuf + r * stride + KR * g, sizeof(quad));
+        const __m256i aq = _mm256_set1_epi32(quad);
+#pragma GCC unroll 2
+        for (size_t v = 0; v < nv; v++) acc[r][v] = _mm256_dpbusd_epi32(acc[r][v], aq, b[v]);
+      }
+    }
+  }
+#pragma GCC unroll 6
+  for (size_t r = 0; r < mr; r++) store_row(c + r * ldc, acc[r], nv, scales, nc, lo, hi, zp);
+}
+
+#define GEMM_X86_NAME edgert_qs8_gemm_6x16c4__avx512vnni
+#define GEMM_X86_ABUF_T uint8_t
+#define GEMM_X86_WBYTES 1
+#define GEMM_X86_PREPARE_ROWS offset_rows
+#include "gemm-x86-driver.h"
