@@ -40,6 +40,29 @@ void edgert_qs8_quantize_nchw__avx2(size_t C, size_t HW, size_t p0, size_t p1, c
   const __m256 hi = _mm256_set1_ps((float)(127 - zero_point));
   const __m256i zp = _mm256_set1_epi32(zero_point);
   size_t p = p0;
+  if (C == 3) { /* RGB images: interleave three 16-pixel runs with byte shuffles */
+    __m128i masks[3][3]; /* [output register k][plane c]: output byte j of k takes pixel (16k+j)/3 */
+    for (size_t k = 0; k < 3; k++)
+      for (size_t c = 0; c < 3; c++) {
+        int8_t m[16];
+        for (size_t j = 0; j < 16; j++) m[j] = (16 * k + j) % 3 == c ? (int8_t)((16 * k + j) / 3) : (int8_t)0x80;
+        masks[k][c] = _mm_loadu_si128((const __m128i*)m);
+      }
+    for (; p + 16 <= p1; p += 16) {
+      __m128i planes[3];
+      for (size_t c = 0; c < 3; c++) {
+        const float* src = x + c * HW + p;
+        planes[c] = pack16(quantize8(_mm256_loadu_ps(src), vs, lo, hi, zp),
+                           quantize8(_mm256_loadu_ps(src + 8), vs, lo, hi, zp));
+      }
+      for (size_t k = 0; k < 3; k++) {
+        const __m128i out = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(planes[0], masks[k][0]),
+                                                      _mm_shuffle_epi8(planes[1], masks[k][1])),
+                                         _mm_shuffle_epi8(planes[2], masks[k][2]));
+        _mm_storeu_si128((__m128i*)(y + p * 3 + 16 * k), out);
+      }
+    }
+  }
   /* 16 pixels at a time: quantize each plane's run, then interleave the C planes. */
   if (C <= 16) {
     for (; p + 16 <= p1; p += 16) {

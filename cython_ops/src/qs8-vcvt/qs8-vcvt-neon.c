@@ -32,6 +32,17 @@ void edgert_qs8_quantize_nchw__neon(size_t C, size_t HW, size_t p0, size_t p1, c
   const qs8n_out o = qs8n_out_make(&p);
   const float32x4_t vs = vdupq_n_f32(scale);
   size_t px = p0;
+  if (C == 3) { /* RGB images: vst3q interleaves three 16-pixel runs */
+    for (; px + 16 <= p1; px += 16) {
+      int8x16x3_t rgb;
+      for (size_t c = 0; c < 3; c++) {
+        int32x4_t q[4];
+        for (int j = 0; j < 4; j++) q[j] = quantize4(vld1q_f32(x + c * HW + px + 4 * j), vs, &o);
+        rgb.val[c] = qs8n_narrow16(q);
+      }
+      vst3q_s8(y + px * 3, rgb);
+    }
+  }
   /* 16 pixels at a time: quantize each plane's run, then interleave the C planes. */
   if (C <= 16) {
     for (; px + 16 <= p1; px += 16) {
