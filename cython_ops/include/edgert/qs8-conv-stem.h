@@ -23,7 +23,7 @@
  *
  * Variants (same layout, any geometry within the limits above):
  *   edgert_qs8_conv_stem__scalar    the spec (reads the input directly, no row buffers)
- *   edgert_qs8_conv_stem__avx2      tiles of 4 pixels x 8 channels
+ *   edgert_qs8_conv_stem__avx2      tiles of 4 pixels x 16 channels
  *   edgert_qs8_conv_stem__neon      tiles of 4 pixels x 8 channels
  * Threading: split output rows; every output is the same exact integer sum whatever the split.
  */
