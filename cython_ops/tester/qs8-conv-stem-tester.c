@@ -39,16 +39,6 @@ static void naive(const edgert_qs8_conv_stem_args* a, const int8_t* weights, con
       }
 }
 
-typedef struct {
-  size_t OW, C, oy0, oy1;
-} rows_shape;
-
-static int row_live(size_t i, const void* ctx) {
-  const rows_shape* r = (const rows_shape*)ctx;
-  const size_t oy = i / (r->OW * r->C);
-  return oy >= r->oy0 && oy < r->oy1;
-}
-
 static int run_case(size_t* checked) {
   edgert_qs8_conv_stem_args a;
   memset(&a, 0, sizeof(a));
@@ -72,10 +62,8 @@ static int run_case(size_t* checked) {
   a.out = tester_random_output_params();
   const int with_bias = tester_range(0, 3) != 0;
   const size_t K = a.KH * a.KW * a.C_in;
-  const float typical = 1.0f / (74.0f * sqrtf((float)K));
-  const int scale_kind = (int)tester_range(0, 3);
-  const float s_lo = scale_kind == 0 ? typical * 10.0f : scale_kind == 1 ? 1e-9f : typical * 0.1f;
-  const float s_hi = scale_kind == 0 ? typical * 1000.0f : scale_kind == 1 ? typical * 1e-3f : typical * 4.0f;
+  float s_lo, s_hi;
+  tester_random_scale_range(K, &s_lo, &s_hi);
 
   const size_t n_in = a.H * a.W * a.C_in, n_out = a.OH * a.OW * a.C_out, n_w = a.C_out * K;
   int8_t* input = tester_alloc_i8(n_in);
@@ -106,7 +94,7 @@ static int run_case(size_t* checked) {
 
   size_t oy0, oy1;
   tester_random_rows(a.OH, &oy0, &oy1);
-  const rows_shape live = {a.OW, a.C_out, oy0, oy1};
+  const tester_rows live = {a.OW * a.C_out, oy0, oy1};
   char what[320];
   snprintf(what, sizeof(what),
            "H=%zu W=%zu C_in=%zu C_out=%zu K=%zux%zu S=%zux%zu DH=%zu pad_tl=%zu,%zu pad_br=%zu,%zu "
@@ -123,7 +111,7 @@ static int run_case(size_t* checked) {
     memcpy(got, guard, n_out + TESTER_GUARD_BYTES);
     variants[v].fn(&a, oy0, oy1);
     const char* who = variants[v].name;
-    if (!tester_untouched_i8(who, guard, got, n_out, row_live, &live) ||
+    if (!tester_untouched_i8(who, guard, got, n_out, tester_row_live, &live) ||
         !tester_untouched_i8(who, guard + n_out, got + n_out, TESTER_GUARD_BYTES, NULL, NULL) ||
         tester_check_i8(who, ref, got, n_out)) {
       printf("  %s\n", what);

@@ -65,16 +65,6 @@ static void naive(const edgert_qs8_dwconv_args* a, const int8_t* weights, const 
       }
 }
 
-typedef struct {
-  size_t OW, C, oy0, oy1;
-} rows_shape;
-
-static int row_live(size_t i, const void* ctx) {
-  const rows_shape* r = (const rows_shape*)ctx;
-  const size_t oy = i / (r->OW * r->C);
-  return oy >= r->oy0 && oy < r->oy1;
-}
-
 /* One random case; K/S/D of 0 means random. Returns non-zero on failure. */
 static int run_case(size_t K, size_t S, size_t D, size_t* checked) {
   edgert_qs8_dwconv_args a;
@@ -100,12 +90,8 @@ static int run_case(size_t K, size_t S, size_t D, size_t* checked) {
   a.out = tester_random_output_params();
   const int with_bias = tester_range(0, 3) != 0;
   const size_t taps = a.KH * a.KW;
-  /* Accumulators spread about 128*74*sqrt(taps): scales around 1/that, sometimes far larger
-   * (saturation both ways) or tiny (everything at the zero point). */
-  const float typical = 128.0f / (128.0f * 74.0f * sqrtf((float)taps));
-  const int scale_kind = (int)tester_range(0, 3);
-  const float s_lo = scale_kind == 0 ? typical * 10.0f : scale_kind == 1 ? 1e-9f : typical * 0.1f;
-  const float s_hi = scale_kind == 0 ? typical * 1000.0f : scale_kind == 1 ? typical * 1e-3f : typical * 4.0f;
+  float s_lo, s_hi;
+  tester_random_scale_range(taps, &s_lo, &s_hi);
 
   const size_t n_in = a.H * a.W * a.C, n_out = a.OH * a.OW * a.C;
   int8_t* input = tester_alloc_i8(n_in);
@@ -132,7 +118,7 @@ static int run_case(size_t K, size_t S, size_t D, size_t* checked) {
   /* Sometimes a partial row range: rows outside it must stay untouched. */
   size_t oy0, oy1;
   tester_random_rows(a.OH, &oy0, &oy1);
-  const rows_shape live = {a.OW, a.C, oy0, oy1};
+  const tester_rows live = {a.OW * a.C, oy0, oy1};
   char what[320];
   snprintf(what, sizeof(what),
            TESTER_WINDOW_FMT " pad_br=%zu,%zu zp_in=%d " TESTER_OUTPUT_FMT " bias=%d rows=[%zu,%zu)",
@@ -157,7 +143,7 @@ static int run_case(size_t K, size_t S, size_t D, size_t* checked) {
     if (is_ref) edgert_qs8_dwconv__scalar(&a, oy0, oy1);
     else v->fn(&a, oy0, oy1);
     const char* who = is_ref ? "scalar vs naive" : v->name;
-    if (!tester_untouched_i8(who, guard, got, n_out, row_live, &live) ||
+    if (!tester_untouched_i8(who, guard, got, n_out, tester_row_live, &live) ||
         !tester_untouched_i8(who, guard + n_out, got + n_out, TESTER_GUARD_BYTES, NULL, NULL) ||
         tester_check_i8(who, ref, got, n_out)) {
       printf("  %s\n", what);

@@ -183,14 +183,7 @@ static gemm_case random_case(size_t M, size_t N, size_t K) {
   t.has_bias = tester_range(0, 3) != 0;
   t.split = (int)tester_range(0, 1);
   t.zp_in = tester_random_zero_point();
-  /* Accumulators spread about 128*74*sqrt(K): scales around 1/that keep outputs in range, larger
-   * ones saturate both ways, tiny ones collapse onto the zero point. */
-  const float typical = 1.0f / (128.0f * 74.0f * sqrtf((float)K)) * 128.0f;
-  switch (tester_range(0, 3)) {
-    case 0: t.scale_lo = typical * 10.0f; t.scale_hi = typical * 1000.0f; break;
-    case 1: t.scale_lo = 1e-9f; t.scale_hi = typical * 1e-3f; break;
-    default: t.scale_lo = typical * 0.1f; t.scale_hi = typical * 4.0f; break;
-  }
+  tester_random_scale_range(K, &t.scale_lo, &t.scale_hi);
   t.out = tester_random_output_params();
   return t;
 }

@@ -56,15 +56,6 @@ static void naive(const edgert_qs8_pool_args* a, int avg, int8_t* out, size_t oy
       }
 }
 
-typedef struct {
-  size_t row_bytes, oy0, oy1;
-} rows_shape;
-
-static int row_live(size_t i, const void* ctx) {
-  const rows_shape* r = (const rows_shape*)ctx;
-  return i / r->row_bytes >= r->oy0 && i / r->row_bytes < r->oy1;
-}
-
 static int run_window_case(int avg) {
   edgert_qs8_pool_args a;
   memset(&a, 0, sizeof(a));
@@ -96,7 +87,7 @@ static int run_window_case(int avg) {
   a.input = input;
   size_t oy0, oy1;
   tester_random_rows(a.OH, &oy0, &oy1);
-  const rows_shape live = {a.OW * a.C, oy0, oy1};
+  const tester_rows live = {a.OW * a.C, oy0, oy1};
   memcpy(ref, guard, n_out);
   naive(&a, avg, ref, oy0, oy1);
   int fail = 0;
@@ -105,7 +96,7 @@ static int run_window_case(int avg) {
     memcpy(got, guard, n_out + TESTER_GUARD_BYTES);
     a.output = got;
     (avg ? variants[v].avgpool : variants[v].maxpool)(&a, oy0, oy1);
-    if (!tester_untouched_i8(variants[v].name, guard, got, n_out, row_live, &live) ||
+    if (!tester_untouched_i8(variants[v].name, guard, got, n_out, tester_row_live, &live) ||
         !tester_untouched_i8(variants[v].name, guard + n_out, got + n_out, TESTER_GUARD_BYTES, NULL, NULL) ||
         tester_check_i8(variants[v].name, ref, got, n_out)) {
       printf("  %s " TESTER_WINDOW_FMT " pad_br=%zu,%zu include_pad=%d zp_in=%d scale=%g "

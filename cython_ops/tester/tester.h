@@ -364,6 +364,29 @@ static inline int tester_untouched_i8(const char* what, const int8_t* want, cons
   return 1;
 }
 
+/* A range [*lo, *hi] for the requantization scales of a sum of `terms` int8 x int8 products:
+ * accumulators spread about 128*74*sqrt(terms), so scales around 1/that, one time in three far
+ * larger (saturation both ways) or tiny (everything at the zero point). */
+static inline void tester_random_scale_range(size_t terms, float* lo, float* hi) {
+  const float typical = 1.0f / (74.0f * sqrtf((float)terms));
+  switch (tester_range(0, 3)) {
+    case 0: *lo = typical * 10.0f; *hi = typical * 1000.0f; break;
+    case 1: *lo = 1e-9f; *hi = typical * 1e-3f; break;
+    default: *lo = typical * 0.1f; *hi = typical * 4.0f; break;
+  }
+}
+
+/* Output rows [oy0, oy1) of row_bytes each: the part of an output a row-range call may write
+ * (tester_untouched_i8's `live` with ctx = &tester_rows). */
+typedef struct {
+  size_t row_bytes, oy0, oy1;
+} tester_rows;
+
+static inline int tester_row_live(size_t i, const void* ctx) {
+  const tester_rows* r = (const tester_rows*)ctx;
+  return i / r->row_bytes >= r->oy0 && i / r->row_bytes < r->oy1;
+}
+
 /* Zero points: the extremes -128 / 127 one time in three each, else anything. */
 static inline int32_t tester_random_zero_point(void) {
   switch (tester_range(0, 5)) {

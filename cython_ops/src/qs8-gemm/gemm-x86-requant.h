@@ -1,4 +1,4 @@
-/* Requantizing row store shared by the x86 qs8 GEMMs (qs8-gemm-6x16c2-avx2.c,
+/* Accumulator set-up and requantizing row stores shared by the x86 qs8 GEMMs (qs8-gemm-6x16c2-avx2.c,
  * qs8-gemm-6x16c4-avx512vnni.c): both keep a row's 16 columns as two 8-lane int32 vectors. */
 #ifndef EDGERT_QS8_GEMM_X86_REQUANT_H
 #define EDGERT_QS8_GEMM_X86_REQUANT_H
@@ -42,6 +42,21 @@ EDGERT_INLINE void store_row(int8_t* c, const __m256i* acc, size_t nv, const flo
     _mm_storeu_si128((__m128i*)tmp, b8);
     memcpy(c, tmp, nc);
   }
+}
+
+/* Accumulators of an mr-row tile start at the panel's bias (nv vectors of 8 columns). */
+EDGERT_INLINE void init_rows(__m256i (*acc)[2], const int32_t* bias, size_t mr, size_t nv) {
+#pragma GCC unroll 8
+  for (size_t r = 0; r < mr; r++) {
+#pragma GCC unroll 2
+    for (size_t v = 0; v < nv; v++) acc[r][v] = _mm256_loadu_si256((const __m256i*)(bias + 8 * v));
+  }
+}
+
+EDGERT_INLINE void store_rows(int8_t* c, size_t ldc, __m256i (*acc)[2], size_t mr, size_t nv,
+                              const float* scales, size_t nc, __m256 lo, __m256 hi, __m256i zp) {
+#pragma GCC unroll 8
+  for (size_t r = 0; r < mr; r++) store_row(c + r * ldc, acc[r], nv, scales, nc, lo, hi, zp);
 }
 
 #endif /* EDGERT_QS8_GEMM_X86_REQUANT_H */

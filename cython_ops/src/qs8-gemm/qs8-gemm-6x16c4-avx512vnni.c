@@ -49,12 +49,7 @@ EDGERT_INLINE void tile(size_t mr, size_t nv, size_t K, const int8_t* a, size_t 
                         uint8_t* abuf, size_t stride, const uint8_t* panel, const float* scales,
                         int8_t* c, size_t ldc, size_t nc, __m256 lo, __m256 hi, __m256i zp) {
   __m256i acc[MR][2];
-  const int32_t* bias = (const int32_t*)panel;
-#pragma GCC unroll 6
-  for (size_t r = 0; r < mr; r++) {
-#pragma GCC unroll 2
-    for (size_t v = 0; v < nv; v++) acc[r][v] = _mm256_loadu_si256((const __m256i*)(bias + 8 * v));
-  }
+  init_rows(acc, (const int32_t*)panel, mr, nv);
   const int8_t* w = (const int8_t*)(panel + NR * sizeof(int32_t));
   for (size_t k0 = 0; k0 < K; k0 += KC) {
     const size_t kc = edgert_min_sz(KC, K - k0);
@@ -75,8 +70,7 @@ EDGERT_INLINE void tile(size_t mr, size_t nv, size_t K, const int8_t* a, size_t 
       }
     }
   }
-#pragma GCC unroll 6
-  for (size_t r = 0; r < mr; r++) store_row(c + r * ldc, acc[r], nv, scales, nc, lo, hi, zp);
+  store_rows(c, ldc, acc, mr, nv, scales, nc, lo, hi, zp);
 }
 
 #define GEMM_X86_NAME edgert_qs8_gemm_6x16c4__avx512vnni
