@@ -19,6 +19,7 @@ cdef extern from "edgert/threadpool.h":
 cdef extern from "edgert/cpu.h":
     ctypedef struct edgert_cpu_features:
         int avx2_fma
+        int avx512_vnni
         int neon
         int neon_dot
         int neon_i8mm
@@ -85,8 +86,8 @@ BINARY_OPS = ("add", "sub", "mul", "div", "max", "min")
 def cpu_features():
     """Features the dispatch table sees (after EDGERT_KERNELS=scalar, if set)."""
     cdef const edgert_cpu_features* f = edgert_cpu()
-    return {"avx2_fma": bool(f.avx2_fma), "neon": bool(f.neon), "neon_dot": bool(f.neon_dot),
-            "neon_i8mm": bool(f.neon_i8mm)}
+    return {"avx2_fma": bool(f.avx2_fma), "avx512_vnni": bool(f.avx512_vnni), "neon": bool(f.neon),
+            "neon_dot": bool(f.neon_dot), "neon_i8mm": bool(f.neon_i8mm)}
 
 
 def dispatch_info():

@@ -16,7 +16,7 @@ ARM_PARTS = {
     "0xd47": "Cortex-A710", "0xd4d": "Cortex-A715", "0xd80": "Cortex-A520", "0xd81": "Cortex-A720",
 }
 # cpuinfo flag -> feature name (x86 "flags", Arm "Features").
-CPUINFO_FEATURES = {"avx2": "avx2", "fma": "fma", "avx512f": "avx512f", "asimd": "neon",
+CPUINFO_FEATURES = {"avx2": "avx2", "fma": "fma", "avx512f": "avx512f", "avx512_vnni": "avx512_vnni", "asimd": "neon",
                     "asimddp": "dotprod", "i8mm": "i8mm", "sve": "sve"}
 PACKAGES = ("numpy", "onnx", "onnxruntime", "ai-edge-litert", "tflite-runtime", "rich")
 
@@ -58,7 +58,7 @@ def cpu_features(cpuinfo: str | None) -> dict[str, bool]:
     if flags:
         return {name: flag in flags for flag, name in CPUINFO_FEATURES.items()}
     seen = _kernels.cpu_features()
-    return {"avx2": seen["avx2_fma"], "fma": seen["avx2_fma"], "neon": seen["neon"],
+    return {"avx2": seen["avx2_fma"], "fma": seen["avx2_fma"], "avx512_vnni": seen["avx512_vnni"], "neon": seen["neon"],
             "dotprod": seen["neon_dot"], "i8mm": seen["neon_i8mm"]}
 
 
@@ -104,6 +104,7 @@ def collect() -> dict:
         },
         "edgert_kernels": {
             **_kernels.dispatch_info(),
+            "qs8_gemm": _kernels.qs8_dispatch_info()["gemm"],
             "cpu_features": _kernels.cpu_features(),
             "EDGERT_KERNELS": os.environ.get("EDGERT_KERNELS"),
         },
