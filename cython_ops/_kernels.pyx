@@ -468,6 +468,13 @@ cdef extern from "edgert/f32-ska.h":
                            size_t k, const float* x, const float* wt, float* y) nogil
 
 
+cdef expect_ska_sizes(x, wt, y, size_t batch, size_t H, size_t W, size_t C, size_t G, size_t k):
+    """SKA's NHWC operands: x and y (N, H, W, C), per-pixel kernels wt (N, H, W, G*k*k)."""
+    expect_size(x, batch * H * W * C, "x")
+    expect_size(wt, batch * H * W * G * k * k, "wt")
+    expect_size(y, batch * H * W * C, "y")
+
+
 cdef class Ska:
     """LSNet's SKA (edgert/f32-ska.h) on NHWC arrays: x (N, H, W, C), per-pixel kernels
     wt (N, H, W, G*k*k), y (N, H, W, C); output rows split over the pool."""
@@ -483,9 +490,7 @@ cdef class Ska:
         if k % 2 == 0 or G == 0 or C % G:
             raise ValueError(f"SKA: k={k} must be odd and C={C} a multiple of G={G}")
         self.x, self.wt, self.y = f32_ptr(x, "x"), f32_ptr(wt, "wt"), f32_ptr(y, "y")
-        expect_size(x, batch * H * W * C, "x")
-        expect_size(wt, batch * H * W * G * k * k, "wt")
-        expect_size(y, batch * H * W * C, "y")
+        expect_ska_sizes(x, wt, y, batch, H, W, C, G, k)
         self.refs = (pool, x, wt, y)
         self.pool = pool.ptr
         self.batch, self.H, self.W, self.C, self.G, self.k = batch, H, W, C, G, k
@@ -1065,9 +1070,7 @@ cdef class QS8Ska:
         if not all(len(v) == k * k for v in (mult, lo, hi, dq_scale)):
             raise ValueError(f"QS8Ska: per-tap parameters need {k * k} values each")
         self.x, self.wt, self.y = i8_ptr(x, "x"), i8_ptr(wt, "wt"), i8_ptr(y, "y")
-        expect_size(x, batch * H * W * C, "x")
-        expect_size(wt, batch * H * W * G * k * k, "wt")
-        expect_size(y, batch * H * W * C, "y")
+        expect_ska_sizes(x, wt, y, batch, H, W, C, G, k)
         self.refs = (pool, x, wt, y)
         self.pool = pool.ptr
         self.batch, self.H, self.W, self.C, self.G, self.k = batch, H, W, C, G, k
