@@ -567,6 +567,7 @@ cdef extern from "edgert/qs8-operators.h":
         edgert_qs8_gemm_layout gemm_layout
         const char* gemm_name
         int dwconv_layout
+        const char* dwconv_name
     ctypedef struct edgert_qs8_conv_shape:
         size_t batch, H, W, C_in, OH, OW, C_out, groups
         size_t KH, KW, SH, SW, DH, DW, pad_top, pad_left
@@ -634,7 +635,8 @@ def qs8_dispatch_info():
     cdef const edgert_qs8_dispatch_table* d = edgert_qs8_dispatch
     return {"gemm": d.gemm_name.decode(), "gemm_mr": d.gemm_mr, "gemm_nr": d.gemm_layout.nr,
             "gemm_kr": d.gemm_layout.kr, "gemm_weight_bytes": d.gemm_layout.wbytes,
-            "dwconv_layout": ("taps", "rowpairs")[d.dwconv_layout]}
+            "dwconv_layout": ("taps", "rowpairs", "rowquads")[d.dwconv_layout],
+            "dwconv": d.dwconv_name.decode()}
 
 
 cdef int8_t* i8_ptr(object arr, str what) except NULL:

@@ -9,6 +9,11 @@ Full-range models are checked against edgert's exact integer reference instead.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -279,3 +284,49 @@ def test_int8_stem_conv_runs_the_direct_kernel_bit_exactly(case, tmp_path):
     for name, value in got.items():
         np.testing.assert_array_equal(value, env[name])
     assert_int8_parity(model, runs=3)
+
+
+FAMILY_SCRIPT = """
+import json, sys
+import numpy as np
+import edgert
+from edgert._ops import _kernels as K
+x = np.random.default_rng(6).standard_normal((1, 24, 21, 19)).astype(np.float32)
+out = edgert.load(sys.argv[1], threads=2).run({"x": x})
+np.savez(sys.argv[2], **out)
+print(json.dumps(K.qs8_dispatch_info()))
+"""
+
+
+def test_int8_kernel_families_give_identical_bits(tmp_path):
+    """The scalar, AVX2 and (where the CPU has it) AVX512-VNNI int8 kernels, each on its own
+    weight packing, produce the same bytes for depthwise convolutions of every specialised
+    kernel and stride, channel counts across block tails, and the 1x1 convolutions between."""
+    def build(g, x):
+        y = zoo.relu6(g, zoo.conv(g, x, 24, 24, k=3, group=24))            # 3x3 s1, 16 + 8 channels
+        y = zoo.conv(g, y, 24, 40, k=1)
+        y = zoo.relu6(g, zoo.conv(g, y, 40, 40, k=3, stride=2, group=40))  # 3x3 s2, 16 + 16 + 8
+        y = zoo.conv(g, y, 40, 40, k=5, group=40)                          # 5x5 s1
+        y = zoo.conv(g, y, 40, 40, k=5, stride=2, group=40)                # 5x5 s2
+        y = zoo.conv(g, y, 40, 21, k=1)
+        y = zoo.conv(g, y, 21, 21, k=7, group=21)                          # 7x7 s1, 16 + 5
+        return zoo.conv(g, y, 21, 21, k=7, stride=2, group=21)             # 7x7 s2
+    model = quantize_qdq(_single_op(build, shape=(1, 24, 21, 19), seed=8), tmp_path, reduce_range=False)
+    path = tmp_path / "families.onnx"
+    onnx.save(model, path)
+    results = {}
+    for kernels in ("scalar", "avx2", None):
+        env = {k: v for k, v in os.environ.items() if k != "EDGERT_KERNELS"}
+        if kernels:
+            env["EDGERT_KERNELS"] = kernels
+        out = tmp_path / f"{kernels}.npz"
+        proc = subprocess.run([sys.executable, "-c", FAMILY_SCRIPT, str(path), str(out)], capture_output=True,
+                              text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[info["dwconv"]] = dict(np.load(out))
+    assert "qs8_dwconv__scalar" in results
+    reference = results.pop("qs8_dwconv__scalar")
+    for family, outputs in results.items():
+        for name, value in outputs.items():
+            np.testing.assert_array_equal(value, reference[name], err_msg=f"{family} vs scalar: {name}")

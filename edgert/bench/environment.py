@@ -105,6 +105,7 @@ def collect() -> dict:
         "edgert_kernels": {
             **_kernels.dispatch_info(),
             "qs8_gemm": _kernels.qs8_dispatch_info()["gemm"],
+            "qs8_dwconv": _kernels.qs8_dispatch_info()["dwconv"],
             "cpu_features": _kernels.cpu_features(),
             "EDGERT_KERNELS": os.environ.get("EDGERT_KERNELS"),
         },

@@ -57,6 +57,7 @@ typedef struct {
   const char* gemm_name;
   edgert_qs8_conv_stem_fn conv_stem;
   edgert_qs8_dwconv_layout dwconv_layout;
+  const char* dwconv_name; /* the depthwise family, e.g. "qs8_dwconv__avx2" */
   edgert_qs8_dwconv_fn dwconv_generic;
   edgert_qs8_dwconv_fn dwconv[3][2]; /* [3x3, 5x5, 7x7][stride 1, 2]; NULL when not specialised */
   edgert_qs8_pool_fn maxpool, avgpool;

@@ -1,5 +1,7 @@
 #include "edgert/dispatch.h"
 
+#include <string.h>
+
 #include "edgert/cpu.h"
 
 /* The GEMM variant per ISA, with its tile (the packing depends on NR). */
@@ -23,6 +25,7 @@
     .gemm_layout = EDGERT_QS8_GEMM_4X4__SCALAR_LAYOUT, .gemm_name = "qs8_gemm_4x4__scalar", \
     .conv_stem = edgert_qs8_conv_stem__scalar,                                          \
     .dwconv_layout = EDGERT_QS8_DWCONV_TAPS, .dwconv_generic = edgert_qs8_dwconv__scalar, \
+    .dwconv_name = "qs8_dwconv__scalar", \
     .maxpool = edgert_qs8_maxpool__scalar, .avgpool = edgert_qs8_avgpool__scalar,       \
     .global_avgpool = edgert_qs8_global_avgpool__scalar, .vadd = edgert_qs8_vadd__scalar, \
     .vaddc = edgert_qs8_vaddc__scalar, .vmul = edgert_qs8_vmul__scalar,                  \
@@ -39,6 +42,7 @@
     .gemm_layout = EDGERT_QS8_GEMM_6X16C2__AVX2_LAYOUT, .gemm_name = "qs8_gemm_6x16c2__avx2", \
     .conv_stem = edgert_qs8_conv_stem__avx2,                                            \
     .dwconv_layout = EDGERT_QS8_DWCONV_ROWPAIRS, .dwconv_generic = edgert_qs8_dwconv__avx2, \
+    .dwconv_name = "qs8_dwconv__avx2", \
     .dwconv = {{edgert_qs8_dwconv_3x3s1__avx2, edgert_qs8_dwconv_3x3s2__avx2},           \
                {edgert_qs8_dwconv_5x5s1__avx2, edgert_qs8_dwconv_5x5s2__avx2},           \
                {edgert_qs8_dwconv_7x7s1__avx2, edgert_qs8_dwconv_7x7s2__avx2}},          \
@@ -57,7 +61,8 @@
     .gemm = edgert_qs8_gemm_2x8c8__neon, .gemm_mr = EDGERT_QS8_GEMM_2X8C8__NEON_MR,     \
     .gemm_layout = EDGERT_QS8_GEMM_2X8C8__NEON_LAYOUT, .gemm_name = "qs8_gemm_2x8c8__neon", \
     .conv_stem = edgert_qs8_conv_stem__neon,                                            \
-    .dwconv_layout = EDGERT_QS8_DWCONV_TAPS, .dwconv_generic = edgert_qs8_dwconv__neon,  \
+    .dwconv_layout = EDGERT_QS8_DWCONV_TAPS, .dwconv_generic = edgert_qs8_dwconv__neon, \
+    .dwconv_name = "qs8_dwconv__neon",  \
     .dwconv = {{edgert_qs8_dwconv_3x3s1__neon, edgert_qs8_dwconv_3x3s2__neon},           \
                {edgert_qs8_dwconv_5x5s1__neon, edgert_qs8_dwconv_5x5s2__neon},           \
                {edgert_qs8_dwconv_7x7s1__neon, edgert_qs8_dwconv_7x7s2__neon}},          \
@@ -140,12 +145,20 @@ static void fill_avx2(void) {
       .qs8 = QS8_AVX2,
   };
   table = avx2;
-  /* The VNNI GEMM (its own packing) where the CPU has AVX512-VNNI. */
+  /* The VNNI GEMM and depthwise kernels (their own packings) where the CPU has AVX512-VNNI. */
   if (edgert_cpu()->avx512_vnni) {
     table.qs8.gemm = edgert_qs8_gemm_6x16c4__avx512vnni;
     table.qs8.gemm_mr = EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_MR;
     table.qs8.gemm_layout = (edgert_qs8_gemm_layout)EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_LAYOUT;
     table.qs8.gemm_name = "qs8_gemm_6x16c4__avx512vnni";
+    table.qs8.dwconv_layout = EDGERT_QS8_DWCONV_ROWQUADS;
+    table.qs8.dwconv_generic = edgert_qs8_dwconv__avx512vnni;
+    table.qs8.dwconv_name = "qs8_dwconv__avx512vnni";
+    const edgert_qs8_dwconv_fn fixed[3][2] = {
+        {edgert_qs8_dwconv_3x3s1__avx512vnni, edgert_qs8_dwconv_3x3s2__avx512vnni},
+        {edgert_qs8_dwconv_5x5s1__avx512vnni, edgert_qs8_dwconv_5x5s2__avx512vnni},
+        {edgert_qs8_dwconv_7x7s1__avx512vnni, edgert_qs8_dwconv_7x7s2__avx512vnni}};
+    memcpy(table.qs8.dwconv, fixed, sizeof(fixed));
   }
 }
 #endif

@@ -7,6 +7,7 @@
 /* Weight bytes of one channel block after its int32 bias. */
 static size_t block_weight_bytes(edgert_qs8_dwconv_layout layout, size_t KH, size_t KW) {
   if (layout == EDGERT_QS8_DWCONV_ROWPAIRS) return (KH + 1) / 2 * KW * 2 * CB * sizeof(int16_t);
+  if (layout == EDGERT_QS8_DWCONV_ROWQUADS) return (KH + 3) / 4 * KW * 4 * CB;
   return KH * KW * CB;
 }
 
@@ -28,8 +29,10 @@ void edgert_qs8_dwconv_pack(edgert_qs8_dwconv_layout layout, size_t C, size_t KH
     const int8_t* w = weights + c * taps;
     int32_t sum = 0;
     for (size_t t = 0; t < taps; t++) sum += w[t];
-    const int32_t folded =
-        (int32_t)((uint32_t)(bias != NULL ? bias[c] : 0) - (uint32_t)input_zero_point * (uint32_t)sum);
+    /* ROWQUADS kernels read x + 128: their bias also removes 128 * sum(w). */
+    const uint32_t offset = layout == EDGERT_QS8_DWCONV_ROWQUADS ? 128u : 0u;
+    const int32_t folded = (int32_t)((uint32_t)(bias != NULL ? bias[c] : 0) -
+                                     ((uint32_t)input_zero_point + offset) * (uint32_t)sum);
     memcpy(block + j * sizeof(int32_t), &folded, sizeof(folded));
     if (layout == EDGERT_QS8_DWCONV_ROWPAIRS) {
       /* Pair slot 2*j + (ky % 2) of entry (ky / 2, kx). */
@@ -37,6 +40,12 @@ void edgert_qs8_dwconv_pack(edgert_qs8_dwconv_layout layout, size_t C, size_t KH
       for (size_t ky = 0; ky < KH; ky++)
         for (size_t kx = 0; kx < KW; kx++)
           pairs[((ky / 2) * KW + kx) * 2 * CB + 2 * j + ky % 2] = w[ky * KW + kx];
+    } else if (layout == EDGERT_QS8_DWCONV_ROWQUADS) {
+      /* Quad slot 4*j + (ky % 4) of entry (ky / 4, kx). */
+      int8_t* quads = (int8_t*)(block + CB * sizeof(int32_t));
+      for (size_t ky = 0; ky < KH; ky++)
+        for (size_t kx = 0; kx < KW; kx++)
+          quads[((ky / 4) * KW + kx) * 4 * CB + 4 * j + ky % 4] = w[ky * KW + kx];
     } else {
       int8_t* taps_w = (int8_t*)(block + CB * sizeof(int32_t));
       for (size_t t = 0; t < taps; t++) taps_w[t * CB + j] = w[t];
