@@ -8,19 +8,35 @@
  * operators find workers awake, an idle session costs no CPU. */
 #define EDGERT_SPIN_ROUNDS 20000
 
+/* Tiles are dealt in contiguous blocks, one per thread (up to AFFINITY_BLOCKS): thread i runs
+ * its own block from the front first, then takes what is left of the others'. Consecutive
+ * operators split their rows alike, so a thread mostly reads what it wrote itself, from its own
+ * cache (a single shared counter interleaves the tiles across threads). */
+#define AFFINITY_BLOCKS 16
+
+typedef struct {
+  _Alignas(64) atomic_size_t next; /* next tile of the block, counted from its first */
+} block_counter;
+
 /* One parallelize() call. Lives on the caller's stack; the caller only returns once no worker
  * can still reach it (see `joining`). */
 typedef struct {
   edgert_task_fn fn;
   void* ctx;
-  size_t range, tile, tiles;
-  atomic_size_t next;       /* next tile to hand out */
-  atomic_size_t completed;  /* tiles finished */
+  size_t range, tile, tiles, blocks, block_tiles;
+  block_counter next[AFFINITY_BLOCKS];
+  _Alignas(64) atomic_size_t completed; /* tiles finished */
 } job;
+
+typedef struct {
+  edgert_threadpool* pool;
+  size_t id; /* 1.. threads-1; the calling thread is 0 */
+} worker_arg;
 
 struct edgert_threadpool {
   size_t threads;
   pthread_t* workers;
+  worker_arg* args;
   pthread_mutex_t mutex;
   pthread_cond_t wake;       /* workers sleep here between jobs */
   pthread_cond_t done;       /* the caller sleeps here for the last tile */
@@ -38,23 +54,31 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Runs tiles until none are left; returns 1 if this call finished the job's last tile. */
-static int run_tiles(job* j) {
+/* Runs tiles until none are left, its own block first (thread `id`); returns 1 if this call
+ * finished the job's last tile. */
+static int run_tiles(job* j, size_t id) {
   int finished_last = 0;
-  for (;;) {
-    size_t t = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-    if (t >= j->tiles) break;
-    size_t start = t * j->tile;
-    size_t end = start + j->tile < j->range ? start + j->tile : j->range;
-    j->fn(j->ctx, start, end);
-    if (atomic_fetch_add_explicit(&j->completed, 1, memory_order_acq_rel) + 1 == j->tiles)
-      finished_last = 1;
+  const size_t home = id % j->blocks;
+  for (size_t k = 0; k < j->blocks; k++) {
+    const size_t b = (home + k) % j->blocks;
+    const size_t first = b * j->block_tiles;
+    const size_t count = first >= j->tiles ? 0 : j->tiles - first < j->block_tiles ? j->tiles - first : j->block_tiles;
+    for (;;) {
+      size_t t = atomic_fetch_add_explicit(&j->next[b].next, 1, memory_order_relaxed);
+      if (t >= count) break;
+      size_t start = (first + t) * j->tile;
+      size_t end = start + j->tile < j->range ? start + j->tile : j->range;
+      j->fn(j->ctx, start, end);
+      if (atomic_fetch_add_explicit(&j->completed, 1, memory_order_acq_rel) + 1 == j->tiles)
+        finished_last = 1;
+    }
   }
   return finished_last;
 }
 
 static void* worker_main(void* arg) {
-  edgert_threadpool* pool = (edgert_threadpool*)arg;
+  edgert_threadpool* pool = ((worker_arg*)arg)->pool;
+  const size_t id = ((worker_arg*)arg)->id;
   unsigned seen = 0; /* generation 0: no job published yet */
   for (;;) {
     int spins = 0;
@@ -75,7 +99,7 @@ static void* worker_main(void* arg) {
      * newer job: the caller never waits for workers that did not join. */
     atomic_fetch_add(&pool->joining, 1);
     job* j = atomic_load(&pool->current);
-    if (j != NULL && run_tiles(j)) {
+    if (j != NULL && run_tiles(j, id)) {
       pthread_mutex_lock(&pool->mutex);
       pthread_cond_signal(&pool->done);
       pthread_mutex_unlock(&pool->mutex);
@@ -98,12 +122,14 @@ edgert_threadpool* edgert_threadpool_create(size_t threads) {
   atomic_init(&pool->stop, 0);
   if (threads > 1) {
     pool->workers = calloc(threads - 1, sizeof(pthread_t));
-    if (pool->workers == NULL) {
+    pool->args = calloc(threads - 1, sizeof(worker_arg));
+    if (pool->workers == NULL || pool->args == NULL) {
       edgert_threadpool_destroy(pool);
       return NULL;
     }
     for (size_t i = 0; i + 1 < threads; i++) {
-      if (pthread_create(&pool->workers[i], NULL, worker_main, pool) != 0) {
+      pool->args[i] = (worker_arg){pool, i + 1};
+      if (pthread_create(&pool->workers[i], NULL, worker_main, &pool->args[i]) != 0) {
         edgert_threadpool_destroy(pool); /* joins the ones already started */
         return NULL;
       }
@@ -124,6 +150,7 @@ void edgert_threadpool_destroy(edgert_threadpool* pool) {
     for (size_t i = 0; i + 1 < pool->threads; i++) pthread_join(pool->workers[i], NULL);
     free(pool->workers);
   }
+  free(pool->args);
   pthread_mutex_destroy(&pool->mutex);
   pthread_cond_destroy(&pool->wake);
   pthread_cond_destroy(&pool->done);
@@ -144,7 +171,10 @@ void edgert_threadpool_parallelize(edgert_threadpool* pool, edgert_task_fn fn, v
     return;
   }
   job j = {.fn = fn, .ctx = ctx, .range = range, .tile = tile, .tiles = tiles};
-  atomic_init(&j.next, 0);
+  j.blocks = pool->threads < AFFINITY_BLOCKS ? pool->threads : AFFINITY_BLOCKS;
+  if (j.blocks > tiles) j.blocks = tiles;
+  j.block_tiles = (tiles + j.blocks - 1) / j.blocks;
+  for (size_t b = 0; b < AFFINITY_BLOCKS; b++) atomic_init(&j.next[b].next, 0);
   atomic_init(&j.completed, 0);
   atomic_store(&pool->current, &j);
   pthread_mutex_lock(&pool->mutex);
@@ -152,7 +182,7 @@ void edgert_threadpool_parallelize(edgert_threadpool* pool, edgert_task_fn fn, v
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->mutex);
 
-  run_tiles(&j);
+  run_tiles(&j, 0);
 
   /* Wait for tiles other threads are still running (never for threads that did not join). */
   int spins = 0;
