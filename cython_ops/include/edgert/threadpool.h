@@ -1,7 +1,9 @@
 /* A small fixed-size thread pool for the operator layer.
  *
  * parallelize() splits [0, range) into tiles and runs fn(ctx, start, end) on the
- * calling thread plus the workers; it returns when every tile is done. Workers spin
+ * calling thread plus the workers; it returns when every tile is done. Each thread starts on
+ * its own contiguous block of tiles (thread 0 = the caller, the first block) and then helps
+ * with the others', so consecutive jobs over the same rows keep them on the same core. Workers spin
  * briefly after a job (back-to-back operators are common) and then sleep on a
  * condition variable, so an idle session costs no CPU.
  */
