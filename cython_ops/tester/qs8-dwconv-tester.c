@@ -14,48 +14,43 @@ typedef struct {
   edgert_qs8_dwconv_fn fn;
   edgert_qs8_dwconv_layout layout;
   size_t K, S;           /* fixed kernel and stride (dilation 1); 0 = any */
-  int (*available)(void); /* NULL: wherever the SIMD variants run */
+  int (*available)(void); /* whether this CPU runs it */
 } variant;
 
-#if EDGERT_ARCH_X86_64
-static int has_vnni(void) { return edgert_cpu()->avx512_vnni; }
-#endif
 
 static const variant variants[] = {
 #if EDGERT_ARCH_X86_64
 #define ROWPAIRS EDGERT_QS8_DWCONV_ROWPAIRS
-    {"avx2", edgert_qs8_dwconv__avx2, ROWPAIRS, 0, 0, NULL},
-    {"3x3s1_avx2", edgert_qs8_dwconv_3x3s1__avx2, ROWPAIRS, 3, 1, NULL},
-    {"3x3s2_avx2", edgert_qs8_dwconv_3x3s2__avx2, ROWPAIRS, 3, 2, NULL},
-    {"5x5s1_avx2", edgert_qs8_dwconv_5x5s1__avx2, ROWPAIRS, 5, 1, NULL},
-    {"5x5s2_avx2", edgert_qs8_dwconv_5x5s2__avx2, ROWPAIRS, 5, 2, NULL},
-    {"7x7s1_avx2", edgert_qs8_dwconv_7x7s1__avx2, ROWPAIRS, 7, 1, NULL},
-    {"7x7s2_avx2", edgert_qs8_dwconv_7x7s2__avx2, ROWPAIRS, 7, 2, NULL},
+    {"avx2", edgert_qs8_dwconv__avx2, ROWPAIRS, 0, 0, tester_simd_available},
+    {"3x3s1_avx2", edgert_qs8_dwconv_3x3s1__avx2, ROWPAIRS, 3, 1, tester_simd_available},
+    {"3x3s2_avx2", edgert_qs8_dwconv_3x3s2__avx2, ROWPAIRS, 3, 2, tester_simd_available},
+    {"5x5s1_avx2", edgert_qs8_dwconv_5x5s1__avx2, ROWPAIRS, 5, 1, tester_simd_available},
+    {"5x5s2_avx2", edgert_qs8_dwconv_5x5s2__avx2, ROWPAIRS, 5, 2, tester_simd_available},
+    {"7x7s1_avx2", edgert_qs8_dwconv_7x7s1__avx2, ROWPAIRS, 7, 1, tester_simd_available},
+    {"7x7s2_avx2", edgert_qs8_dwconv_7x7s2__avx2, ROWPAIRS, 7, 2, tester_simd_available},
 #define ROWQUADS EDGERT_QS8_DWCONV_ROWQUADS
-    {"avx512vnni", edgert_qs8_dwconv__avx512vnni, ROWQUADS, 0, 0, has_vnni},
-    {"3x3s1_avx512vnni", edgert_qs8_dwconv_3x3s1__avx512vnni, ROWQUADS, 3, 1, has_vnni},
-    {"3x3s2_avx512vnni", edgert_qs8_dwconv_3x3s2__avx512vnni, ROWQUADS, 3, 2, has_vnni},
-    {"5x5s1_avx512vnni", edgert_qs8_dwconv_5x5s1__avx512vnni, ROWQUADS, 5, 1, has_vnni},
-    {"5x5s2_avx512vnni", edgert_qs8_dwconv_5x5s2__avx512vnni, ROWQUADS, 5, 2, has_vnni},
-    {"7x7s1_avx512vnni", edgert_qs8_dwconv_7x7s1__avx512vnni, ROWQUADS, 7, 1, has_vnni},
-    {"7x7s2_avx512vnni", edgert_qs8_dwconv_7x7s2__avx512vnni, ROWQUADS, 7, 2, has_vnni},
+    {"avx512vnni", edgert_qs8_dwconv__avx512vnni, ROWQUADS, 0, 0, tester_has_avx512_vnni},
+    {"3x3s1_avx512vnni", edgert_qs8_dwconv_3x3s1__avx512vnni, ROWQUADS, 3, 1, tester_has_avx512_vnni},
+    {"3x3s2_avx512vnni", edgert_qs8_dwconv_3x3s2__avx512vnni, ROWQUADS, 3, 2, tester_has_avx512_vnni},
+    {"5x5s1_avx512vnni", edgert_qs8_dwconv_5x5s1__avx512vnni, ROWQUADS, 5, 1, tester_has_avx512_vnni},
+    {"5x5s2_avx512vnni", edgert_qs8_dwconv_5x5s2__avx512vnni, ROWQUADS, 5, 2, tester_has_avx512_vnni},
+    {"7x7s1_avx512vnni", edgert_qs8_dwconv_7x7s1__avx512vnni, ROWQUADS, 7, 1, tester_has_avx512_vnni},
+    {"7x7s2_avx512vnni", edgert_qs8_dwconv_7x7s2__avx512vnni, ROWQUADS, 7, 2, tester_has_avx512_vnni},
 #endif
 #if EDGERT_ARCH_ARM64
 #define TAPS EDGERT_QS8_DWCONV_TAPS
-    {"neon", edgert_qs8_dwconv__neon, TAPS, 0, 0, NULL},
-    {"3x3s1_neon", edgert_qs8_dwconv_3x3s1__neon, TAPS, 3, 1, NULL},
-    {"3x3s2_neon", edgert_qs8_dwconv_3x3s2__neon, TAPS, 3, 2, NULL},
-    {"5x5s1_neon", edgert_qs8_dwconv_5x5s1__neon, TAPS, 5, 1, NULL},
-    {"5x5s2_neon", edgert_qs8_dwconv_5x5s2__neon, TAPS, 5, 2, NULL},
-    {"7x7s1_neon", edgert_qs8_dwconv_7x7s1__neon, TAPS, 7, 1, NULL},
-    {"7x7s2_neon", edgert_qs8_dwconv_7x7s2__neon, TAPS, 7, 2, NULL},
+    {"neon", edgert_qs8_dwconv__neon, TAPS, 0, 0, tester_simd_available},
+    {"3x3s1_neon", edgert_qs8_dwconv_3x3s1__neon, TAPS, 3, 1, tester_simd_available},
+    {"3x3s2_neon", edgert_qs8_dwconv_3x3s2__neon, TAPS, 3, 2, tester_simd_available},
+    {"5x5s1_neon", edgert_qs8_dwconv_5x5s1__neon, TAPS, 5, 1, tester_simd_available},
+    {"5x5s2_neon", edgert_qs8_dwconv_5x5s2__neon, TAPS, 5, 2, tester_simd_available},
+    {"7x7s1_neon", edgert_qs8_dwconv_7x7s1__neon, TAPS, 7, 1, tester_simd_available},
+    {"7x7s2_neon", edgert_qs8_dwconv_7x7s2__neon, TAPS, 7, 2, tester_simd_available},
 #endif
     {NULL, NULL, 0, 0, 0, NULL}};
 
-static int variant_runs(const variant* v) { return v->available == NULL || v->available(); }
-
 static int variant_fits(const variant* v, const edgert_qs8_dwconv_args* a) {
-  if (!variant_runs(v)) return 0;
+  if (!v->available()) return 0;
   if (v->K == 0) return 1;
   return a->KH == v->K && a->KW == v->K && a->SH == v->S && a->SW == v->S && a->DH == 1 &&
          a->DW == 1;
@@ -312,7 +307,7 @@ int main(int argc, char** argv) {
     if (run_case(0, 0, 1, &checked)) return 1;
   }
   for (const variant* v = variants; v->name; v++)
-    if (tester_simd_available() && !variant_runs(v)) printf("  %-16s skipped (this CPU lacks it)\n", v->name);
+    if (tester_simd_available() && !v->available()) printf("  %-16s skipped (this CPU lacks it)\n", v->name);
   printf("[qs8-dwconv] OK: %zu checks\n", checked);
   return 0;
 }

@@ -113,6 +113,9 @@ static inline int tester_simd_available(void) {
 
 static inline int tester_always(void) { return 1; }
 
+/* The AVX512-VNNI variants (x86-64) run only where the CPU and OS have them. */
+static inline int tester_has_avx512_vnni(void) { return edgert_cpu()->avx512_vnni; }
+
 /* The SIMD variants of a family compiled here, for a variant table that starts with the scalar
  * spec: {VARIANT(scalar, tester_always), TESTER_SIMD_VARIANTS(VARIANT)} with a tester's own
  * VARIANT(arch, available) macro; available is a function telling whether the variant runs. */

@@ -61,8 +61,10 @@ static int run_tiles(job* j, size_t id) {
   const size_t home = id % j->blocks;
   for (size_t k = 0; k < j->blocks; k++) {
     const size_t b = (home + k) % j->blocks;
+    /* Block b: tiles [first, last); the last blocks may be short or empty. */
     const size_t first = b * j->block_tiles;
-    const size_t count = first >= j->tiles ? 0 : j->tiles - first < j->block_tiles ? j->tiles - first : j->block_tiles;
+    const size_t last = first + j->block_tiles < j->tiles ? first + j->block_tiles : j->tiles;
+    const size_t count = first < last ? last - first : 0;
     for (;;) {
       size_t t = atomic_fetch_add_explicit(&j->next[b].next, 1, memory_order_relaxed);
       if (t >= count) break;
@@ -174,7 +176,7 @@ void edgert_threadpool_parallelize(edgert_threadpool* pool, edgert_task_fn fn, v
   j.blocks = pool->threads < AFFINITY_BLOCKS ? pool->threads : AFFINITY_BLOCKS;
   if (j.blocks > tiles) j.blocks = tiles;
   j.block_tiles = (tiles + j.blocks - 1) / j.blocks;
-  for (size_t b = 0; b < AFFINITY_BLOCKS; b++) atomic_init(&j.next[b].next, 0);
+  for (size_t b = 0; b < j.blocks; b++) atomic_init(&j.next[b].next, 0);
   atomic_init(&j.completed, 0);
   atomic_store(&pool->current, &j);
   pthread_mutex_lock(&pool->mutex);
