@@ -92,6 +92,7 @@ def collect() -> dict:
     cpuinfo = _read("/proc/cpuinfo")
     board = (_read("/proc/device-tree/model") or "").strip("\x00\n ") or None
     usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    qs8 = _kernels.qs8_dispatch_info()
     return {
         "cpu": {
             "model": cpu_model(cpuinfo),
@@ -104,8 +105,8 @@ def collect() -> dict:
         },
         "edgert_kernels": {
             **_kernels.dispatch_info(),
-            "qs8_gemm": _kernels.qs8_dispatch_info()["gemm"],
-            "qs8_dwconv": _kernels.qs8_dispatch_info()["dwconv"],
+            "qs8_gemm": qs8["gemm"],
+            "qs8_dwconv": qs8["dwconv"],
             "cpu_features": _kernels.cpu_features(),
             "EDGERT_KERNELS": os.environ.get("EDGERT_KERNELS"),
         },
