@@ -568,6 +568,8 @@ cdef extern from "edgert/qs8-operators.h":
         const char* gemm_name
         int dwconv_layout
         const char* dwconv_name
+        int conv_stem_layout
+        const char* conv_stem_name
     ctypedef struct edgert_qs8_conv_shape:
         size_t batch, H, W, C_in, OH, OW, C_out, groups
         size_t KH, KW, SH, SW, DH, DW, pad_top, pad_left
@@ -597,6 +599,10 @@ cdef extern from "edgert/qs8-operators.h":
     int edgert_op_qs8_conv2d(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
                              const int8_t* input, const void* packed, const float* scales,
                              int8_t* output) nogil
+    size_t edgert_qs8_conv_stem_packed_size(size_t C_in, size_t C_out, size_t KH, size_t KW)
+    void edgert_qs8_conv_stem_pack_weights(size_t C_in, size_t C_out, size_t KH, size_t KW,
+                                           const int8_t* weights, const int32_t* bias,
+                                           int32_t input_zero_point, void* packed)
     int edgert_op_qs8_conv_stem(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
                                 const int8_t* input, const void* packed, const float* scales,
                                 int8_t* output) nogil
@@ -636,7 +642,9 @@ def qs8_dispatch_info():
     return {"gemm": d.gemm_name.decode(), "gemm_mr": d.gemm_mr, "gemm_nr": d.gemm_layout.nr,
             "gemm_kr": d.gemm_layout.kr, "gemm_weight_bytes": d.gemm_layout.wbytes,
             "dwconv_layout": ("taps", "rowpairs", "rowquads")[d.dwconv_layout],
-            "dwconv": d.dwconv_name.decode()}
+            "dwconv": d.dwconv_name.decode(),
+            "conv_stem_layout": ("pairs", "quads")[d.conv_stem_layout],
+            "conv_stem": d.conv_stem_name.decode()}
 
 
 cdef int8_t* i8_ptr(object arr, str what) except NULL:
@@ -768,10 +776,6 @@ def qs8_conv_pack(W, bias, size_t groups, int input_zero_point):
 
 cdef extern from "edgert/qs8-conv-stem.h":
     size_t EDGERT_QS8_CONV_STEM_MAX_CHANNELS
-    size_t edgert_qs8_conv_stem_packed_bytes(size_t C_in, size_t C_out, size_t KH, size_t KW)
-    void edgert_qs8_conv_stem_pack(size_t C_in, size_t C_out, size_t KH, size_t KW,
-                                   const int8_t* weights, const int32_t* bias,
-                                   int32_t input_zero_point, void* packed)
 
 QS8_CONV_STEM_MAX_CHANNELS = EDGERT_QS8_CONV_STEM_MAX_CHANNELS
 
@@ -791,8 +795,8 @@ def qs8_conv_stem_pack(W, bias, int input_zero_point):
     cdef const int32_t* bias_ptr = NULL
     if b is not None:
         bias_ptr = <const int32_t*>cnp.PyArray_DATA(<cnp.ndarray>b)
-    packed = aligned_u8(edgert_qs8_conv_stem_packed_bytes(C_in, C_out, KH, KW))
-    edgert_qs8_conv_stem_pack(C_in, C_out, KH, KW, <const int8_t*>cnp.PyArray_DATA(<cnp.ndarray>W),
+    packed = aligned_u8(edgert_qs8_conv_stem_packed_size(C_in, C_out, KH, KW))
+    edgert_qs8_conv_stem_pack_weights(C_in, C_out, KH, KW, <const int8_t*>cnp.PyArray_DATA(<cnp.ndarray>W),
                               bias_ptr, zp, cnp.PyArray_DATA(<cnp.ndarray>packed))
     return packed
 
@@ -915,7 +919,7 @@ cdef class QS8WindowOp:
             if self.kind == 0:
                 need = edgert_qs8_conv_packed_size(s.C_out, s.C_in // s.groups, s.KH, s.KW, s.groups)
             elif self.kind == 4:
-                need = edgert_qs8_conv_stem_packed_bytes(s.C_in, s.C_out, s.KH, s.KW)
+                need = edgert_qs8_conv_stem_packed_size(s.C_in, s.C_out, s.KH, s.KW)
             else:
                 need = edgert_qs8_dwconv_packed_size(s.C_in, s.KH, s.KW)
             self.packed = packed_ptr(packed, need, "packed")

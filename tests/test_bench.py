@@ -204,6 +204,7 @@ def test_json_schema_and_environment(small_run):
     assert env["edgert_kernels"]["isa"] == _kernels.dispatch_info()["isa"]
     assert env["edgert_kernels"]["qs8_gemm"] == _kernels.qs8_dispatch_info()["gemm"]
     assert env["edgert_kernels"]["qs8_dwconv"] == _kernels.qs8_dispatch_info()["dwconv"]
+    assert env["edgert_kernels"]["qs8_conv_stem"] == _kernels.qs8_dispatch_info()["conv_stem"]
     assert {"python", "numpy", "edgert", "onnxruntime", "ai-edge-litert"} <= set(env["versions"])
     settings = data["settings"]
     assert settings["threads"] == [1, 2] and settings["runs"] == 3 and settings["warmup"] == 1

@@ -291,19 +291,24 @@ import json, sys
 import numpy as np
 import edgert
 from edgert._ops import _kernels as K
-x = np.random.default_rng(6).standard_normal((1, 24, 21, 19)).astype(np.float32)
-out = edgert.load(sys.argv[1], threads=2).run({"x": x})
+x = np.random.default_rng(6).standard_normal((1, 3, 21, 19)).astype(np.float32)
+session = edgert.load(sys.argv[1], threads=2)
+out = session.run({"x": x})
 np.savez(sys.argv[2], **out)
-print(json.dumps(K.qs8_dispatch_info()))
+stems = sum("conv_stem" in step.label for step in session.plan_for([x.shape]).steps)
+print(json.dumps({**K.qs8_dispatch_info(), "stems": stems}))
 """
 
 
 def test_int8_kernel_families_give_identical_bits(tmp_path):
     """The scalar, AVX2 and (where the CPU has it) AVX512-VNNI int8 kernels, each on its own
-    weight packing, produce the same bytes for depthwise convolutions of every specialised
+    weight packing, produce the same bytes for stem convolutions (8 channels: two pixels per
+    VNNI register; 37: blocks of 16 and a tail), depthwise convolutions of every specialised
     kernel and stride, channel counts across block tails, and the 1x1 convolutions between."""
     def build(g, x):
-        y = zoo.relu6(g, zoo.conv(g, x, 24, 24, k=3, group=24))            # 3x3 s1, 16 + 8 channels
+        stems = [zoo.conv(g, x, 3, 8, k=3), zoo.relu6(g, zoo.conv(g, x, 3, 37, k=5))]
+        y = zoo.conv(g, g.op("Concat", stems, axis=1), 45, 24, k=1)
+        y = zoo.relu6(g, zoo.conv(g, y, 24, 24, k=3, group=24))            # 3x3 s1, 16 + 8 channels
         y = zoo.conv(g, y, 24, 40, k=1)
         y = zoo.relu6(g, zoo.conv(g, y, 40, 40, k=3, stride=2, group=40))  # 3x3 s2, 16 + 16 + 8
         y = zoo.conv(g, y, 40, 40, k=5, group=40)                          # 5x5 s1
@@ -311,7 +316,7 @@ def test_int8_kernel_families_give_identical_bits(tmp_path):
         y = zoo.conv(g, y, 40, 21, k=1)
         y = zoo.conv(g, y, 21, 21, k=7, group=21)                          # 7x7 s1, 16 + 5
         return zoo.conv(g, y, 21, 21, k=7, stride=2, group=21)             # 7x7 s2
-    model = quantize_qdq(_single_op(build, shape=(1, 24, 21, 19), seed=8), tmp_path, reduce_range=False)
+    model = quantize_qdq(_single_op(build, shape=(1, 3, 21, 19), seed=8), tmp_path, reduce_range=False)
     path = tmp_path / "families.onnx"
     onnx.save(model, path)
     results = {}
@@ -324,9 +329,9 @@ def test_int8_kernel_families_give_identical_bits(tmp_path):
                               text=True, env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr[-4000:]
         info = json.loads(proc.stdout.strip().splitlines()[-1])
-        results[info["dwconv"]] = dict(np.load(out))
-    assert "qs8_dwconv__scalar" in results
-    reference = results.pop("qs8_dwconv__scalar")
+        assert info["stems"] == 2, info
+        results[f"{info['dwconv']}, {info['conv_stem']}"] = dict(np.load(out))
+    reference = results.pop("qs8_dwconv__scalar, qs8_conv_stem__scalar")
     for family, outputs in results.items():
         for name, value in outputs.items():
             np.testing.assert_array_equal(value, reference[name], err_msg=f"{family} vs scalar: {name}")

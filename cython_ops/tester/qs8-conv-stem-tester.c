@@ -9,13 +9,29 @@
 
 #include "edgert/qs8-conv-stem.h"
 
-#define VARIANT(arch, available) {#arch, edgert_qs8_conv_stem__##arch, available}
+#define VARIANT(arch, available) {#arch, edgert_qs8_conv_stem__##arch, EDGERT_QS8_CONV_STEM_PAIRS, available}
 static const struct {
   const char* name;
   edgert_qs8_conv_stem_fn fn;
+  edgert_qs8_conv_stem_layout layout;
   int (*available)(void);
-} variants[] = {VARIANT(scalar, tester_always), TESTER_SIMD_VARIANTS(VARIANT)};
+} variants[] = {
+    VARIANT(scalar, tester_always), TESTER_SIMD_VARIANTS(VARIANT)
+#if EDGERT_ARCH_X86_64
+    {"avx512vnni", edgert_qs8_conv_stem__avx512vnni, EDGERT_QS8_CONV_STEM_QUADS, tester_has_avx512_vnni},
+#endif
+};
 #undef VARIANT
+
+/* Weights packed in a variant's layout (aligned; free() them). */
+static void* pack_for(edgert_qs8_conv_stem_layout layout, const edgert_qs8_conv_stem_args* a,
+                      const int8_t* weights, const int32_t* bias) {
+  void* packed = tester_alloc_aligned_bytes(
+      edgert_qs8_conv_stem_packed_bytes(layout, a->C_in, a->C_out, a->KH, a->KW));
+  edgert_qs8_conv_stem_pack(layout, a->C_in, a->C_out, a->KH, a->KW, weights, bias,
+                            a->input_zero_point, packed);
+  return packed;
+}
 
 /* int64 sum of (x - zp_in) * w over the in-image taps plus the bias, requantized. */
 static void naive(const edgert_qs8_conv_stem_args* a, const int8_t* weights, const int32_t* bias,
@@ -73,7 +89,6 @@ static int run_case(size_t* checked) {
   int8_t* ref = tester_alloc_i8(n_out);
   int8_t* guard = tester_alloc_i8(n_out + TESTER_GUARD_BYTES);
   int8_t* got = tester_alloc_i8(n_out + TESTER_GUARD_BYTES);
-  void* packed = tester_alloc_aligned_bytes(edgert_qs8_conv_stem_packed_bytes(a.C_in, a.C_out, a.KH, a.KW));
   int16_t* scratch = malloc(edgert_qs8_conv_stem_scratch_elems(a.C_in, a.KH, a.KW, a.SW, a.OW) * sizeof(int16_t));
   tester_fill_i8(input, n_in, -128, 127);
   tester_fill_i8(weights, n_w, -128, 127);
@@ -86,10 +101,8 @@ static int run_case(size_t* checked) {
     scales[n] = tester_log_uniform(s_lo, s_hi);
   }
   tester_fill_i8(guard, n_out + TESTER_GUARD_BYTES, -128, 127);
-  edgert_qs8_conv_stem_pack(a.C_in, a.C_out, a.KH, a.KW, weights, bias, a.input_zero_point, packed);
   a.input = input;
   a.scales = scales;
-  a.packed = packed;
   a.scratch = scratch;
 
   size_t oy0, oy1;
@@ -109,7 +122,10 @@ static int run_case(size_t* checked) {
     if (!variants[v].available()) continue;
     a.output = got;
     memcpy(got, guard, n_out + TESTER_GUARD_BYTES);
+    void* packed = pack_for(variants[v].layout, &a, weights, bias);
+    a.packed = packed;
     variants[v].fn(&a, oy0, oy1);
+    free(packed);
     const char* who = variants[v].name;
     if (!tester_untouched_i8(who, guard, got, n_out, tester_row_live, &live) ||
         !tester_untouched_i8(who, guard + n_out, got + n_out, TESTER_GUARD_BYTES, NULL, NULL) ||
@@ -126,7 +142,6 @@ static int run_case(size_t* checked) {
   free(ref);
   free(guard);
   free(got);
-  free(packed);
   free(scratch);
   return fail;
 }
@@ -158,15 +173,12 @@ static void bench(void) {
     int8_t* input = tester_alloc_aligned_bytes(a.H * a.W * a.C_in);
     int8_t* weights = tester_alloc_i8(n_w);
     float* scales = tester_alloc_floats(a.C_out);
-    void* packed = tester_alloc_aligned_bytes(edgert_qs8_conv_stem_packed_bytes(a.C_in, a.C_out, a.KH, a.KW));
     tester_fill_i8(input, a.H * a.W * a.C_in, -128, 127);
     tester_fill_i8(weights, n_w, -128, 127);
     for (size_t n = 0; n < a.C_out; n++) scales[n] = 1e-3f;
-    edgert_qs8_conv_stem_pack(a.C_in, a.C_out, a.KH, a.KW, weights, NULL, -3, packed);
     a.input = input;
     a.output = tester_alloc_aligned_bytes(a.OH * a.OW * a.C_out);
     a.scales = scales;
-    a.packed = packed;
     a.scratch = malloc(edgert_qs8_conv_stem_scratch_elems(a.C_in, a.KH, a.KW, a.SW, a.OW) * sizeof(int16_t));
     printf("%3zu,%zu,%2zu,%zu,%zu       ", a.H, a.C_in, a.C_out, a.KH, a.SH);
     for (size_t v = 0; v < TESTER_ARRAY_SIZE(variants); v++) {
@@ -174,6 +186,8 @@ static void bench(void) {
         printf(" %10s", "-");
         continue;
       }
+      void* packed = pack_for(variants[v].layout, &a, weights, NULL);
+      a.packed = packed;
       double best = 1e30;
       const double end = tester_now() + 0.3;
       for (int r = 0; r < 3 || (tester_now() < end && r < 2000); r++) {
@@ -183,12 +197,12 @@ static void bench(void) {
         if (t < best) best = t;
       }
       printf(" %10.1f", (double)(a.OH * a.OW * n_w) / best * 1e-9);
+      free(packed);
     }
     printf("\n");
     free(input);
     free(weights);
     free(scales);
-    free(packed);
     free(a.output);
     free(a.scratch);
   }

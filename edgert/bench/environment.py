@@ -107,6 +107,7 @@ def collect() -> dict:
             **_kernels.dispatch_info(),
             "qs8_gemm": qs8["gemm"],
             "qs8_dwconv": qs8["dwconv"],
+            "qs8_conv_stem": qs8["conv_stem"],
             "cpu_features": _kernels.cpu_features(),
             "EDGERT_KERNELS": os.environ.get("EDGERT_KERNELS"),
         },

@@ -162,7 +162,7 @@ def print_environment(console: Console, env: dict) -> None:
                   f"features: {features} · governor: {escape(governor)}")
     peers = " · ".join(f"{name} {versions[name]}" for name in ("onnxruntime", "ai-edge-litert", "tflite-runtime")
                        if versions.get(name))
-    names = ", ".join(kernels[k] for k in ("isa", "gemm", "qs8_gemm", "qs8_dwconv") if kernels.get(k))  # older JSON lacks the qs8 names
+    names = ", ".join(kernels[k] for k in ("isa", "gemm", "qs8_gemm", "qs8_dwconv", "qs8_conv_stem") if kernels.get(k))  # older JSON lacks the qs8 names
     console.print(f"edgert {versions['edgert']} (kernels: {names}) · "
                   f"Python {versions['python']} · numpy {versions['numpy']}" + (f" · {peers}" if peers else ""))
 

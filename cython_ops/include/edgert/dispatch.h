@@ -56,6 +56,8 @@ typedef struct {
   edgert_qs8_gemm_layout gemm_layout;
   const char* gemm_name;
   edgert_qs8_conv_stem_fn conv_stem;
+  edgert_qs8_conv_stem_layout conv_stem_layout;
+  const char* conv_stem_name; /* e.g. "qs8_conv_stem__avx2" */
   edgert_qs8_dwconv_layout dwconv_layout;
   const char* dwconv_name; /* the depthwise family, e.g. "qs8_dwconv__avx2" */
   edgert_qs8_dwconv_fn dwconv_generic;

@@ -12,19 +12,30 @@
  * Arithmetic: edgert/qs8-requant.h (acc = bias' + sum x_q * w_q, bias' = bias - zp_in * sum w,
  * padded taps read zp_in; the fp32 requantization).
  *
- * Packed weights (edgert_qs8_conv_stem_pack, one layout for every variant): output channels in
- * blocks of EDGERT_QS8_CONV_STEM_COUT_BLOCK (8); per block
- *     int32 bias'[8], then int16 w[KH][P][8][2]
- * with P = ceil(R / 2) pairs per tap row: w[ky][j][n] = (w(ky, k=2j), w(ky, k=2j+1)) for tap
- * k = kx*C_in + c of output channel n; taps k >= R and channels past C_out are zero.
+ * Packed weights (edgert_qs8_conv_stem_pack) come in one of two layouts, chosen by the dispatch
+ * table per ISA:
+ *   EDGERT_QS8_CONV_STEM_PAIRS  (scalar, AVX2, NEON) output channels in blocks of
+ *       EDGERT_QS8_CONV_STEM_COUT_BLOCK (8); per block
+ *           int32 bias'[8], then int16 w[KH][P][8][2]
+ *       with P = ceil(R / 2) pairs per tap row: w[ky][j][n] = (w(ky, k=2j), w(ky, k=2j+1)) for
+ *       tap k = kx*C_in + c of output channel n.
+ *   EDGERT_QS8_CONV_STEM_QUADS  (AVX512-VNNI) blocks of 16 lanes; per block
+ *           int32 bias''[16], then int8 w[KH][Q][16][4]
+ *       with Q = ceil(R / 4) quads per tap row. vpdpbusd multiplies unsigned bytes, so the kernel
+ *       reads the input plus 128 and bias'' = bias' - 128 * sum(w): the sums are the signed ones
+ *       exactly. Lane l is channel 16*block + l; with C_out <= 8 there is one block whose lanes
+ *       8..15 repeat channels 0..7 (the kernel then computes two pixels per register).
+ * Taps k >= R and channels past C_out are zero in both.
  *
  * Geometry: output (oy, ox), tap (ky, kx) reads input (oy*SH - pad_top + ky*DH, ox*SW - pad_left
  * + kx); bottom/right padding is implied by OH/OW.
  *
- * Variants (same layout, any geometry within the limits above):
- *   edgert_qs8_conv_stem__scalar    the spec (reads the input directly, no row buffers)
- *   edgert_qs8_conv_stem__avx2      tiles of 4 pixels x 16 channels
- *   edgert_qs8_conv_stem__neon      tiles of 4 pixels x 8 channels
+ * Variants (any geometry within the limits above):
+ *   edgert_qs8_conv_stem__scalar      the spec (PAIRS; reads the input directly, no row buffers)
+ *   edgert_qs8_conv_stem__avx2        PAIRS, tiles of 4 pixels x 16 channels
+ *   edgert_qs8_conv_stem__neon        PAIRS, tiles of 4 pixels x 8 channels
+ *   edgert_qs8_conv_stem__avx512vnni  QUADS, tiles of 4 pixels x 32 channels, or 8 pixels x 8
+ *                                     channels when C_out <= 8
  * Threading: split output rows; every output is the same exact integer sum whatever the split.
  */
 #ifndef EDGERT_QS8_CONV_STEM_H
@@ -36,10 +47,17 @@
 #define EDGERT_QS8_CONV_STEM_COUT_BLOCK 8
 #define EDGERT_QS8_CONV_STEM_MAX_CHANNELS 4 /* largest C_in the lowering sends here */
 
-size_t edgert_qs8_conv_stem_packed_bytes(size_t C_in, size_t C_out, size_t KH, size_t KW);
+typedef enum {
+  EDGERT_QS8_CONV_STEM_PAIRS = 0,
+  EDGERT_QS8_CONV_STEM_QUADS = 1,
+} edgert_qs8_conv_stem_layout;
+
+size_t edgert_qs8_conv_stem_packed_bytes(edgert_qs8_conv_stem_layout layout, size_t C_in,
+                                         size_t C_out, size_t KH, size_t KW);
 /* weights in ONNX order [C_out][C_in][KH][KW]; bias [C_out] or NULL (zeros). packed 4-byte
- * aligned (32 for the fastest loads). */
-void edgert_qs8_conv_stem_pack(size_t C_in, size_t C_out, size_t KH, size_t KW,
+ * aligned (64 for the fastest loads). */
+void edgert_qs8_conv_stem_pack(edgert_qs8_conv_stem_layout layout, size_t C_in, size_t C_out,
+                               size_t KH, size_t KW,
                                const int8_t* weights, const int32_t* bias,
                                int32_t input_zero_point, void* packed);
 
@@ -54,7 +72,8 @@ typedef struct {
   edgert_qs8_output_params out;
 } edgert_qs8_conv_stem_args;
 
-/* int16 elements of scratch one call needs (the KH row buffers; the scalar variant needs none). */
+/* int16 elements of scratch one call needs (the KH row buffers, int16 or bytes by variant; the
+ * scalar variant needs none). */
 size_t edgert_qs8_conv_stem_scratch_elems(size_t C_in, size_t KH, size_t KW, size_t SW, size_t OW);
 
 /* Computes output rows [oy0, oy1); nothing else is written. */
@@ -64,6 +83,8 @@ void edgert_qs8_conv_stem__scalar(const edgert_qs8_conv_stem_args* a, size_t oy0
 
 #if EDGERT_ARCH_X86_64
 void edgert_qs8_conv_stem__avx2(const edgert_qs8_conv_stem_args* a, size_t oy0, size_t oy1);
+/* Needs AVX512-VNNI with AVX512VL/BW (edgert_cpu()->avx512_vnni). */
+void edgert_qs8_conv_stem__avx512vnni(const edgert_qs8_conv_stem_args* a, size_t oy0, size_t oy1);
 #endif
 
 #if EDGERT_ARCH_ARM64

@@ -50,8 +50,12 @@ int edgert_op_qs8_conv2d(edgert_threadpool* pool, const edgert_qs8_conv_shape* s
                          int8_t* output);
 
 /* ---- Stem conv (groups 1, C_in <= EDGERT_QS8_CONV_STEM_MAX_CHANNELS, DW 1; any C_out) ----
- * Direct convolution of the quantized image; weights packed by edgert_qs8_conv_stem_pack
- * (edgert/qs8-conv-stem.h), the same layout on every ISA. */
+ * Direct convolution of the quantized image (edgert/qs8-conv-stem.h); weights packed in the
+ * layout of the variant this CPU dispatches to, by edgert_qs8_conv_stem_pack_weights. */
+size_t edgert_qs8_conv_stem_packed_size(size_t C_in, size_t C_out, size_t KH, size_t KW);
+void edgert_qs8_conv_stem_pack_weights(size_t C_in, size_t C_out, size_t KH, size_t KW,
+                                       const int8_t* weights, const int32_t* bias,
+                                       int32_t input_zero_point, void* packed);
 int edgert_op_qs8_conv_stem(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
                             const int8_t* input, const void* packed, const float* scales,
                             int8_t* output);

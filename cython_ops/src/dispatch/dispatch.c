@@ -23,7 +23,8 @@
   {                                                                                     \
     .gemm = edgert_qs8_gemm_4x4__scalar, .gemm_mr = EDGERT_QS8_GEMM_4X4__SCALAR_MR,     \
     .gemm_layout = EDGERT_QS8_GEMM_4X4__SCALAR_LAYOUT, .gemm_name = "qs8_gemm_4x4__scalar", \
-    .conv_stem = edgert_qs8_conv_stem__scalar,                                          \
+    .conv_stem = edgert_qs8_conv_stem__scalar, .conv_stem_layout = EDGERT_QS8_CONV_STEM_PAIRS, \
+    .conv_stem_name = "qs8_conv_stem__scalar",                                          \
     .dwconv_layout = EDGERT_QS8_DWCONV_TAPS, .dwconv_generic = edgert_qs8_dwconv__scalar, \
     .dwconv_name = "qs8_dwconv__scalar", \
     .maxpool = edgert_qs8_maxpool__scalar, .avgpool = edgert_qs8_avgpool__scalar,       \
@@ -40,7 +41,8 @@
   {                                                                                     \
     .gemm = edgert_qs8_gemm_6x16c2__avx2, .gemm_mr = EDGERT_QS8_GEMM_6X16C2__AVX2_MR,   \
     .gemm_layout = EDGERT_QS8_GEMM_6X16C2__AVX2_LAYOUT, .gemm_name = "qs8_gemm_6x16c2__avx2", \
-    .conv_stem = edgert_qs8_conv_stem__avx2,                                            \
+    .conv_stem = edgert_qs8_conv_stem__avx2, .conv_stem_layout = EDGERT_QS8_CONV_STEM_PAIRS, \
+    .conv_stem_name = "qs8_conv_stem__avx2",                                            \
     .dwconv_layout = EDGERT_QS8_DWCONV_ROWPAIRS, .dwconv_generic = edgert_qs8_dwconv__avx2, \
     .dwconv_name = "qs8_dwconv__avx2", \
     .dwconv = {{edgert_qs8_dwconv_3x3s1__avx2, edgert_qs8_dwconv_3x3s2__avx2},           \
@@ -60,7 +62,8 @@
   {                                                                                     \
     .gemm = edgert_qs8_gemm_2x8c8__neon, .gemm_mr = EDGERT_QS8_GEMM_2X8C8__NEON_MR,     \
     .gemm_layout = EDGERT_QS8_GEMM_2X8C8__NEON_LAYOUT, .gemm_name = "qs8_gemm_2x8c8__neon", \
-    .conv_stem = edgert_qs8_conv_stem__neon,                                            \
+    .conv_stem = edgert_qs8_conv_stem__neon, .conv_stem_layout = EDGERT_QS8_CONV_STEM_PAIRS, \
+    .conv_stem_name = "qs8_conv_stem__neon",                                            \
     .dwconv_layout = EDGERT_QS8_DWCONV_TAPS, .dwconv_generic = edgert_qs8_dwconv__neon, \
     .dwconv_name = "qs8_dwconv__neon",  \
     .dwconv = {{edgert_qs8_dwconv_3x3s1__neon, edgert_qs8_dwconv_3x3s2__neon},           \
@@ -145,7 +148,8 @@ static void fill_avx2(void) {
       .qs8 = QS8_AVX2,
   };
   table = avx2;
-  /* The VNNI GEMM and depthwise kernels (their own packings) where the CPU has AVX512-VNNI. */
+  /* The VNNI GEMM, depthwise and stem kernels (their own packings) where the CPU has
+   * AVX512-VNNI. */
   if (edgert_cpu()->avx512_vnni) {
     table.qs8.gemm = edgert_qs8_gemm_6x16c4__avx512vnni;
     table.qs8.gemm_mr = EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_MR;
@@ -159,6 +163,9 @@ static void fill_avx2(void) {
         {edgert_qs8_dwconv_5x5s1__avx512vnni, edgert_qs8_dwconv_5x5s2__avx512vnni},
         {edgert_qs8_dwconv_7x7s1__avx512vnni, edgert_qs8_dwconv_7x7s2__avx512vnni}};
     memcpy(table.qs8.dwconv, fixed, sizeof(fixed));
+    table.qs8.conv_stem = edgert_qs8_conv_stem__avx512vnni;
+    table.qs8.conv_stem_layout = EDGERT_QS8_CONV_STEM_QUADS;
+    table.qs8.conv_stem_name = "qs8_conv_stem__avx512vnni";
   }
 }
 #endif

@@ -315,6 +315,17 @@ void edgert_op_qs8_dwconv2d(edgert_threadpool* pool, const edgert_qs8_conv_shape
   run_rows(pool, &t, dwconv_tiles, 2);
 }
 
+size_t edgert_qs8_conv_stem_packed_size(size_t C_in, size_t C_out, size_t KH, size_t KW) {
+  return edgert_qs8_conv_stem_packed_bytes(qs8()->conv_stem_layout, C_in, C_out, KH, KW);
+}
+
+void edgert_qs8_conv_stem_pack_weights(size_t C_in, size_t C_out, size_t KH, size_t KW,
+                                       const int8_t* weights, const int32_t* bias,
+                                       int32_t input_zero_point, void* packed) {
+  edgert_qs8_conv_stem_pack(qs8()->conv_stem_layout, C_in, C_out, KH, KW, weights, bias,
+                            input_zero_point, packed);
+}
+
 int edgert_op_qs8_conv_stem(edgert_threadpool* pool, const edgert_qs8_conv_shape* s,
                             const int8_t* input, const void* packed, const float* scales,
                             int8_t* output) {
