@@ -7,7 +7,8 @@
  * reads into int16 row buffers (zp_in in the padding), so a tap row of any output pixel is
  * R = KW*C_in consecutive int16 values; taps go in pairs (k, k+1) along that row and each pair is
  * one 32-bit broadcast multiplied against 8 output channels' weight pairs (AVX2 vpmaddwd, NEON
- * vmlal_s16), exactly, in int32.
+ * vmlal_s16), exactly, in int32. The AVX512-VNNI variant keeps bytes instead (plus 128) and
+ * takes taps in quads, one vpdpbusd per quad and 16 channels.
  *
  * Arithmetic: edgert/qs8-requant.h (acc = bias' + sum x_q * w_q, bias' = bias - zp_in * sum w,
  * padded taps read zp_in; the fp32 requantization).
