@@ -302,12 +302,14 @@ static double bench_gmacs(const variant* v, size_t M, size_t N, size_t K) {
 }
 
 static void bench(void) {
-  /* MobileNetV2 pointwise convolutions at 224x224 (M = pixels, K = in, N = out channels). */
+  /* MobileNetV2 pointwise convolutions at 224x224 (M = pixels, K = in, N = out channels), then
+   * FemtoDet's 8-channel ones at 256x256. */
   static const size_t shapes[][3] = {
       {12544, 32, 16}, {12544, 16, 96}, {3136, 96, 24}, {3136, 24, 144}, {3136, 144, 24},
       {784, 144, 32},  {784, 32, 192},  {784, 192, 32}, {196, 192, 64},  {196, 64, 384},
       {196, 384, 64},  {196, 384, 96},  {196, 96, 576}, {196, 576, 96},  {49, 576, 160},
-      {49, 160, 960},  {49, 960, 160},  {49, 960, 320}, {49, 320, 1280}, {1, 1280, 1000}};
+      {49, 160, 960},  {49, 960, 160},  {49, 960, 320}, {49, 320, 1280}, {1, 1280, 1000},
+      {16384, 8, 8},   {16384, 8, 32}};
   double peak = 0.0;
 #if EDGERT_ARCH_X86_64
   if (edgert_cpu()->avx2_fma) {

@@ -4,10 +4,16 @@
  *   GEMM_X86_ABUF_T        element type of its A row buffer (KC per row)
  *   GEMM_X86_WBYTES        bytes per packed weight (its layout's wbytes)
  *   GEMM_X86_PREPARE_ROWS  (mr, a, lda, k0, kc, abuf, stride): fills the buffer from A
+ * and optionally
+ *   GEMM_X86_IN_PLACE      (K, panels): nonzero where tile() reads A itself (in_place = 1)
+ *                          instead of the prepared buffer; 0 when left undefined
  * Loop order: for each block of packed panels (sized to stay in L2), every MR-row block of A
  * walks across the block's panels; with K <= KC its rows are prepared once per block. */
 #ifndef GEMM_X86_NAME
 #error "define GEMM_X86_NAME, GEMM_X86_ABUF_T and GEMM_X86_PREPARE_ROWS first"
+#endif
+#ifndef GEMM_X86_IN_PLACE
+#define GEMM_X86_IN_PLACE(K, panels) 0
 #endif
 
 /* Picks the specialised tile for mr rows and nc columns; a panel with at most 8 live columns
@@ -15,9 +21,18 @@
 EDGERT_INLINE void row_tile(size_t mr, size_t nc, size_t K, const int8_t* a, size_t lda,
                             GEMM_X86_ABUF_T* abuf, size_t stride, const uint8_t* panel,
                             const float* scales, int8_t* c, size_t ldc, __m256 lo, __m256 hi,
-                            __m256i zp) {
-#define TILE(m, n) tile(m, n, K, a, lda, abuf, stride, panel, scales, c, ldc, nc, lo, hi, zp)
-  if (nc > 8) {
+                            __m256i zp, int in_place) {
+#define TILE(m, n) tile(m, n, in_place, K, a, lda, abuf, stride, panel, scales, c, ldc, nc, lo, hi, zp)
+  if (in_place) { /* variants reading A in place use one register per row whatever nc */
+    switch (mr) {
+      case 6: TILE(6, 2); break;
+      case 5: TILE(5, 2); break;
+      case 4: TILE(4, 2); break;
+      case 3: TILE(3, 2); break;
+      case 2: TILE(2, 2); break;
+      default: TILE(1, 2); break;
+    }
+  } else if (nc > 8) {
     switch (mr) {
       case 6: TILE(6, 2); break;
       case 5: TILE(5, 2); break;
@@ -48,6 +63,7 @@ void GEMM_X86_NAME(size_t M, size_t N, size_t K, const int8_t* A, size_t lda, co
   const size_t panel_bytes = NR * sizeof(int32_t) + kp * NR * GEMM_X86_WBYTES;
   const size_t panels = edgert_divide_round_up(N, NR);
   const size_t block_panels = edgert_max_sz(1, B_BLOCK_BYTES / panel_bytes);
+  const int in_place = GEMM_X86_IN_PLACE(K, panels);
   /* Row stride of the extended A: whole K when it fits, else one pass of KC. */
   const size_t stride = edgert_min_sz(kp, KC);
   GEMM_X86_ABUF_T abuf[MR * KC] __attribute__((aligned(64)));
@@ -57,11 +73,11 @@ void GEMM_X86_NAME(size_t M, size_t N, size_t K, const int8_t* A, size_t lda, co
     for (size_t m0 = 0; m0 < M; m0 += MR) {
       const size_t mr = edgert_min_sz(MR, M - m0);
       const int8_t* a = A + m0 * lda;
-      if (K <= KC) GEMM_X86_PREPARE_ROWS(mr, a, lda, 0, K, abuf, stride);
+      if (K <= KC && !in_place) GEMM_X86_PREPARE_ROWS(mr, a, lda, 0, K, abuf, stride);
       for (size_t p = p0; p < p1; p++) {
         row_tile(mr, edgert_min_sz(NR, N - p * NR), K, a, lda, abuf, stride,
                  (const uint8_t*)packed + p * panel_bytes, scales + p * NR, C + m0 * ldc + p * NR,
-                 ldc, lo, hi, zp);
+                 ldc, lo, hi, zp, in_place);
       }
     }
   }

@@ -95,7 +95,7 @@ EDGERT_INLINE void store_rows(int8_t* c, size_t ldc, __m256i (*acc)[2], size_t m
 /* One mr x (8*nv) tile over all of K. Inlined with constant mr/nv so the loops unroll and the
  * accumulators live in registers. abuf holds A extended for all of K (K <= KC), or is a scratch
  * the tile refills pass by pass (K > KC). */
-EDGERT_INLINE void tile(size_t mr, size_t nv, size_t K, const int8_t* a, size_t lda,
+EDGERT_INLINE void tile(size_t mr, size_t nv, int in_place, size_t K, const int8_t* a, size_t lda,
                         int16_t* abuf, size_t stride, const uint8_t* panel, const float* scales,
                         int8_t* c, size_t ldc, size_t nc, __m256 lo, __m256 hi, __m256i zp) {
   __m256i acc[MR][2];

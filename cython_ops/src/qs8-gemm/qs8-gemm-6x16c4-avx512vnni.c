@@ -45,10 +45,17 @@ static void offset_rows(size_t mr, const int8_t* a, size_t lda, size_t k0, size_
   }
 }
 
-EDGERT_INLINE void tile(size_t mr, size_t nv, size_t K, const int8_t* a, size_t lda,
+/* Small K over few panels: tiles read A in place and add the 128 per broadcast, which costs
+ * groups x panels vpxord per row, less than the row copy (FemtoDet's 8 -> 8 1x1 convolution spent
+ * half its time copying rows). K a multiple of 4, so no quad reads past a row. */
+#define IN_PLACE_MAX_GROUPS 16
+#define GEMM_X86_IN_PLACE(K, panels) ((K) % KR == 0 && (K) / KR * (panels) <= IN_PLACE_MAX_GROUPS)
+
+EDGERT_INLINE void tile(size_t mr, size_t nv, int in_place, size_t K, const int8_t* a, size_t lda,
                         uint8_t* abuf, size_t stride, const uint8_t* panel, const float* scales,
                         int8_t* c, size_t ldc, size_t nc, __m256 lo, __m256 hi, __m256i zp) {
   (void)nv; /* one 16-column register per row whatever the live columns */
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
   __m512i acc[MR];
   const __m512i bias = _mm512_loadu_si512((const void*)panel);
 #pragma GCC unroll 6
@@ -64,8 +71,13 @@ EDGERT_INLINE void tile(size_t mr, size_t nv, size_t K, const int8_t* a, size_t 
 #pragma GCC unroll 6
       for (size_t r = 0; r < mr; r++) {
         int32_t quad;
-        memcpy(&quad, abuf + r * stride + KR * g, sizeof(quad));
-        acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), b);
+        if (in_place) {
+          memcpy(&quad, a + r * lda + KR * g, sizeof(quad));
+          acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_xor_si512(_mm512_set1_epi32(quad), flip), b);
+        } else {
+          memcpy(&quad, abuf + r * stride + KR * g, sizeof(quad));
+          acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(quad), b);
+        }
       }
     }
   }
