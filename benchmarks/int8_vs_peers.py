@@ -20,6 +20,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 import edgert
+from edgert.bench.models import round_order
 from edgert.exporters.tflite import onnx_to_tflite
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
@@ -72,11 +73,12 @@ def main() -> None:
             for _ in range(3):
                 run()
         times = {k: [] for k in runners}
-        for _ in range(args.runs):
-            for k, run in runners.items():
+        names = list(runners)
+        for r in range(args.runs):  # each runtime after each other equally often
+            for i in round_order(r, len(names)):
                 t = time.perf_counter()
-                run()
-                times[k].append(time.perf_counter() - t)
+                runners[names[i]]()
+                times[names[i]].append(time.perf_counter() - t)
         p50 = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
         best = min(p50["onnxruntime"], p50["litert"])
         print(f"threads {threads}: " + "  ".join(f"{k} {v:.2f} ms" for k, v in p50.items())

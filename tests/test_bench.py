@@ -23,7 +23,7 @@ from edgert import cli
 from edgert._ops import _kernels
 from edgert.bench import config as bench_config
 from edgert.bench import kernels, registry, report
-from edgert.bench.models import ModelBench, Result, synthetic_feeds
+from edgert.bench.models import ModelBench, Result, round_order, synthetic_feeds
 from edgert.bench.registry import ModelSpec
 from edgert.ir import TensorInfo
 
@@ -348,6 +348,19 @@ class _NoTicker:
 
     def update(self, *a):
         pass
+
+
+def test_round_order_puts_every_backend_after_every_other_equally_often():
+    for count in (2, 3, 4):
+        follows = {}
+        sequence = [i for r in range(2 * count) for i in round_order(r, count)]
+        for r in range(2 * count):
+            order = round_order(r, count)
+            assert sorted(order) == list(range(count))
+            for before, after in zip(order, order[1:]):
+                follows[before, after] = follows.get((before, after), 0) + 1
+        pairs = [(a, b) for a in range(count) for b in range(count) if a != b]
+        assert len(set(follows.get(p, 0) for p in pairs)) == 1, (count, follows, sequence)
 
 
 def test_rounds_interleave_with_a_rotating_start_and_flag_noise(monkeypatch):

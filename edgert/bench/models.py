@@ -64,6 +64,24 @@ def unavailable_reason(backend: str) -> str | None:
     return None
 
 
+def round_order(round_index: int, count: int) -> list[int]:
+    """The order in which `count` interleaved backends run in a round: the rows of a Williams
+    Latin square (first row 0, 1, n-1, 2, n-2, ..., row r adds r mod n), with the rows reversed
+    in every other block of `count` rounds when `count` is odd. A plain rotation keeps each
+    backend right after the same neighbour within a round, so the one following a runtime whose
+    workers keep spinning after its run (XNNPACK's do) would always share the cores with them;
+    over 2 x count rounds this order puts every backend after every other equally often."""
+    first, low, high = [0], 1, count - 1
+    while len(first) < count:
+        first.append(low)
+        low += 1
+        if len(first) < count:
+            first.append(high)
+            high -= 1
+    order = [(k + round_index) % count for k in first]
+    return order[::-1] if count % 2 and (round_index // count) % 2 else order
+
+
 def open_session(backend: str, path, threads: int, interleaved: bool):
     """(session, options recorded with the result)."""
     if backend == "edgert":
@@ -263,8 +281,8 @@ class ModelBench:
             setattr(result, key, value)
 
     def _time_interleaved(self, spec: ModelSpec, threads: int, sessions: list) -> None:
-        """Warmup, then rounds in which every backend runs once, starting backend rotating, so
-        all see the same machine state and none always follows the same neighbour."""
+        """Warmup, then rounds in which every backend runs once in the order of round_order, so
+        all see the same machine state and each follows every other equally often."""
         cfg = self.config
         count = len(sessions)
         times = [[] for _ in sessions]
@@ -287,8 +305,7 @@ class ModelBench:
                     break
                 if cfg.duration is not None and elapsed >= cfg.duration and rounds >= MIN_DURATION_ROUNDS:
                     break
-                for k in range(count):
-                    i = (rounds + k) % count
+                for i in round_order(rounds, count):
                     if alive[i]:
                         result, session, feeds = sessions[i]
                         alive[i] = self._run_once(result, session, feeds, times[i])
