@@ -23,16 +23,7 @@ EDGERT_INLINE void row_tile(size_t mr, size_t nc, size_t K, const int8_t* a, siz
                             const float* scales, int8_t* c, size_t ldc, __m256 lo, __m256 hi,
                             __m256i zp, int in_place) {
 #define TILE(m, n) tile(m, n, in_place, K, a, lda, abuf, stride, panel, scales, c, ldc, nc, lo, hi, zp)
-  if (in_place) { /* variants reading A in place use one register per row whatever nc */
-    switch (mr) {
-      case 6: TILE(6, 2); break;
-      case 5: TILE(5, 2); break;
-      case 4: TILE(4, 2); break;
-      case 3: TILE(3, 2); break;
-      case 2: TILE(2, 2); break;
-      default: TILE(1, 2); break;
-    }
-  } else if (nc > 8) {
+  if (nc > 8 || in_place) { /* variants reading A in place use one register per row */
     switch (mr) {
       case 6: TILE(6, 2); break;
       case 5: TILE(5, 2); break;
