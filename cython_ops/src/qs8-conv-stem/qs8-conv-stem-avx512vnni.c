@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "../qs8-common/qs8-avx512.h"
 #include "edgert/qs8-conv-stem.h"
 
 #if !defined(__AVX512VNNI__) || !defined(__AVX512BW__) || !defined(__AVX512VL__)
@@ -72,17 +73,12 @@ EDGERT_INLINE __m512i broadcast_quad_pair(const uint8_t* p, const uint8_t* q) {
 }
 
 EDGERT_INLINE __m128i requantize(__m512i acc, __m512 scale, const stem_consts* k) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
-  f = _mm512_min_ps(_mm512_max_ps(f, k->lo), k->hi);
-  /* Values already lie in [qmin, qmax]: vpmovsdb's saturation changes nothing. */
-  return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), k->out_zp));
+  return qs8_avx512_requantize16(acc, scale, k->lo, k->hi, k->out_zp);
 }
 
-/* Masked stores are slow on Zen 4: plain ones wherever the width allows. */
+/* The first n bytes of q. */
 EDGERT_INLINE void store_lanes(int8_t* dst, __m128i q, size_t n) {
-  if (n == 16) _mm_storeu_si128((__m128i*)dst, q);
-  else if (n == 8) _mm_storel_epi64((__m128i*)dst, q);
-  else _mm_mask_storeu_epi8(dst, (__mmask16)((1u << n) - 1), q);
+  qs8_avx512_store16(dst, q, (__mmask16)((1u << n) - 1));
 }
 
 /* Pixels [ox, ox + n), n <= TILE, of nb (1 or 2) blocks of 16 channels; pixels past n repeat

@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "../qs8-common/qs8-avx512.h"
 #include "edgert/qs8-dwconv.h"
 
 #if !defined(__AVX512VNNI__) || !defined(__AVX512BW__) || !defined(__AVX512VL__)
@@ -77,17 +78,10 @@ EDGERT_INLINE void vnni_fill(uint8_t* buf, const int8_t* const rows[4], ptrdiff_
   for (; j < j1; j++) _mm512_store_si512((void*)(buf + (size_t)(j - j0) * QUAD_BYTES), pad);
 }
 
-/* The requantization of edgert/qs8-requant.h on 16 channels; vpmovsdb narrows (the values
- * already lie in [qmin, qmax]). */
+/* 16 channels' outputs (the live ones) from their accumulators. */
 EDGERT_INLINE void vnni_store(int8_t* out, __m512i acc, __m512 s, const vnni_consts* k,
                               __mmask16 live) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), s);
-  f = _mm512_min_ps(_mm512_max_ps(f, k->lo), k->hi);
-  const __m128i q = _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), k->out_zp));
-  /* Masked stores are slow on Zen 4: plain ones for full and 8-channel blocks. */
-  if (live == 0xFFFF) _mm_storeu_si128((__m128i*)out, q);
-  else if (live == 0xFF) _mm_storel_epi64((__m128i*)out, q);
-  else _mm_mask_storeu_epi8(out, live, q);
+  qs8_avx512_store16(out, qs8_avx512_requantize16(acc, s, k->lo, k->hi, k->out_zp), live);
 }
 
 EDGERT_INLINE __m512i vnni_column(const uint8_t* p) { return _mm512_loadu_si512((const void*)p); }

@@ -1,6 +1,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "../qs8-common/qs8-avx512.h"
 #include "edgert/qs8-gemm.h"
 
 /* 6 rows x 16 columns with AVX512-VNNI: one 512-bit vpdpbusd per row adds four exact u8 x s8
@@ -81,22 +82,14 @@ EDGERT_INLINE void tile(size_t mr, size_t nv, int in_place, size_t K, const int8
       }
     }
   }
-  /* The requantization of qs8-requant.h on 16 lanes; vpmovsdb narrows to bytes (the values already
-   * lie in [qmin, qmax], so its saturation changes nothing); masks cover a partial panel. */
+  /* Masks cover a partial panel. */
   const __mmask16 live = (__mmask16)((1u << nc) - 1);
   const __m512 s = _mm512_maskz_loadu_ps(live, scales);
   const __m512 lo16 = _mm512_set1_ps(_mm256_cvtss_f32(lo)), hi16 = _mm512_set1_ps(_mm256_cvtss_f32(hi));
   const __m512i zp16 = _mm512_set1_epi32(_mm256_cvtsi256_si32(zp));
 #pragma GCC unroll 6
-  for (size_t r = 0; r < mr; r++) {
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r]), s);
-    f = _mm512_min_ps(_mm512_max_ps(f, lo16), hi16);
-    const __m128i q = _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp16));
-    /* Masked stores are slow on Zen 4: plain ones wherever the width allows. */
-    if (nc == NR) _mm_storeu_si128((__m128i*)(c + r * ldc), q);
-    else if (nc == 8) _mm_storel_epi64((__m128i*)(c + r * ldc), q);
-    else _mm_mask_storeu_epi8(c + r * ldc, live, q);
-  }
+  for (size_t r = 0; r < mr; r++)
+    qs8_avx512_store16(c + r * ldc, qs8_avx512_requantize16(acc[r], s, lo16, hi16, zp16), live);
 }
 
 #define GEMM_X86_NAME edgert_qs8_gemm_6x16c4__avx512vnni
