@@ -1,5 +1,6 @@
 /* qs8 quantize / dequantize: every compiled variant against the scalar spec and the spec against
- * a direct formula, bit for bit: every length 0..70 and long runs, exact ties (k + 1/2) * scale,
+ * a direct formula, bit for bit: every length 0..70 and long runs, exact ties (k + 1/2) * scale
+ * and inputs a few ulps from them (where x * (1 / scale) and x / scale can round apart),
  * saturation, +-inf, NaN, -0; the NCHW -> NHWC quantize on random planes and pixel ranges.
  *   qs8-vcvt-tester [seed]
  */
@@ -35,9 +36,16 @@ static int8_t direct_quantize(float x, float scale, int32_t zp) {
 }
 
 static float random_input(float scale) {
-  switch (tester_range(0, 9)) {
+  switch (tester_range(0, 11)) {
     case 0: return ((float)((int)tester_range(0, 600) - 300) + 0.5f) * scale; /* exact ties */
     case 1: return tester_uniform(-1e6f, 1e6f);
+    case 3:
+    case 4: { /* a few ulps from a tie, where x * (1 / scale) and x / scale may round apart */
+      float t = ((float)((int)tester_range(0, 600) - 300) + 0.5f) * scale;
+      const float toward = tester_range(0, 1) ? INFINITY : -INFINITY;
+      for (size_t steps = tester_range(0, 6); steps > 0; steps--) t = nextafterf(t, toward);
+      return t;
+    }
     case 2: {
       static const float special[] = {INFINITY, -INFINITY, NAN, -0.0f, 0.0f, 3.4e38f, -3.4e38f};
       return special[tester_range(0, TESTER_ARRAY_SIZE(special) - 1)];
