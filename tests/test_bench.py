@@ -394,11 +394,17 @@ def test_backends_taking_the_same_tensors_get_identical_inputs():
 
 def test_kernel_rows_mark_what_dispatch_picks():
     rows = kernels.run(only="gemm", min_time=0.001)
-    cases = {r["case"] for r in rows}
+    f32_rows = [r for r in rows if r["kind"] == "gemm"]
+    cases = {r["case"] for r in f32_rows}
     assert cases == {c.label for c in kernels.CASES if c.kind == "gemm"}
     for case in cases:
-        picked = [r["variant"] for r in rows if r["case"] == case and r["dispatched"]]
+        picked = [r["variant"] for r in f32_rows if r["case"] == case and r["dispatched"]]
         assert picked == [_kernels.dispatch_info()["gemm"]]
+    # the int8 GEMM rows: the dispatched variant only, on every int8 GEMM case
+    int8_rows = [r for r in rows if r["kind"] == "qs8_gemm"]
+    assert [r["case"] for r in int8_rows] == [c.label for c in kernels.INT8_CASES if c.kind == "qs8_gemm"]
+    assert {r["variant"] for r in int8_rows} == {_kernels.qs8_dispatch_info()["gemm"]}
+    assert all(r["dispatched"] and r["operation"] == "qs8_gemm" for r in int8_rows)
     for r in rows:
         if r["runnable"]:
             assert r["unit"] == "GMAC/s" and r["throughput"] > 0 and r["best_s"] <= r["median_s"]
@@ -420,7 +426,9 @@ def test_forced_scalar_kernels_run_and_are_picked_alone():
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert rows and all(r["runnable"] == (r["isa"] == "scalar") for r in rows)
-    assert {r["variant"] for r in rows if r["dispatched"]} == {"f32_dwconv__scalar"}
+    assert {r["variant"] for r in rows if r["dispatched"]} == {"f32_dwconv__scalar", "qs8_dwconv__scalar"}
+    assert {r["case"] for r in rows if r["kind"] == "qs8_dwconv"} == {
+        c.label for c in kernels.INT8_CASES if c.kind == "qs8_dwconv"}
 
 
 def test_kernels_cli_writes_json_and_csv(capsys, tmp_path, monkeypatch):
@@ -428,7 +436,7 @@ def test_kernels_cli_writes_json_and_csv(capsys, tmp_path, monkeypatch):
     rc, out, err = _cli(capsys, "bench", "--kernels", "--json", tmp_path / "k.json", "--csv", tmp_path / "k.csv")
     assert rc == 0, err
     data = json.loads((tmp_path / "k.json").read_text())
-    assert data["results"] == [] and len(data["kernels"]) == len(kernels.plan())
+    assert data["results"] == [] and len(data["kernels"]) == len(kernels.plan()) + len(kernels.INT8_CASES)
     rows = list(csv.DictReader((tmp_path / "k.csv").open()))
     assert list(rows[0]) == report.KERNEL_COLUMNS and len(rows) == len(data["kernels"])
     assert "kernel variants" in out and "* " in out

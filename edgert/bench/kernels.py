@@ -1,12 +1,18 @@
 """Kernel microbenchmarks: every compiled variant on shapes taken from real networks, timed in C
-(edgert._ops._kernel_bench), with the variant the dispatch table picks on this CPU marked."""
+(edgert._ops._kernel_bench), with the variant the dispatch table picks on this CPU marked; and
+the int8 kernels this CPU dispatches to (GEMM, depthwise, stem), timed through the runtime's own
+operator layer on one thread, so the rows show what this build of edgert really runs at."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from statistics import median
 from typing import Callable
 
+import numpy as np
+
 from edgert._ops import _kernel_bench as KB
+from edgert._ops import _kernels as K
 
 MIN_TIME = 0.05  # seconds of timed calls per variant and case
 BATCHES = 5
@@ -61,11 +67,86 @@ CASES = [
 ]
 
 
+class Int8Bench:
+    """One dispatched int8 operator prepared on one shape (random int8 data, requantized to
+    int8), with KB.*Bench's timing interface. Timed in a Python loop: the calls are tens of
+    microseconds or more, so the loop's ~0.1 us per call is noise."""
+
+    unit = "MAC"
+    dispatched = True
+
+    def __init__(self, variant: str, work: float, call: Callable[[], None]):
+        self.variant, self.work, self._call = variant, work, call
+
+    def calls_for(self, seconds: float) -> int:
+        self._call()  # first touch of buffers and code
+        n = 1
+        while self.seconds_per_call(n) * n < seconds and n < 1 << 30:
+            n *= 2
+        return n
+
+    def seconds_per_call(self, calls: int) -> float:
+        call = self._call
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            call()
+        return (time.perf_counter() - t0) / calls
+
+
+def _int8_data(rng, *shape) -> np.ndarray:
+    return rng.integers(-128, 128, size=shape, dtype=np.int8)
+
+
+def _int8_gemm(variant: str, M: int, N: int, K_: int) -> Int8Bench:
+    rng = np.random.default_rng(0)
+    a, c = _int8_data(rng, M * K_), np.empty(M * N, np.int8)
+    packed = K.qs8_gemm_pack(_int8_data(rng, K_, N), None, 3)
+    scales = np.full(N, 1.0 / (64 * K_), np.float32)
+    op = K.QS8Gemm(K.ThreadPool(1), a, packed, c, M, N, K_, K_, N, scales, 0, -128, 127)
+    return Int8Bench(variant, float(M * N * K_), op)
+
+
+def _int8_window(variant: str, kind: str, H: int, W: int, C_in: int, C_out: int, k: int, s: int) -> Int8Bench:
+    rng = np.random.default_rng(0)
+    pad = k // 2
+    OH, OW = (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1
+    depthwise = kind == "dwconv"
+    geometry = {"batch": 1, "H": H, "W": W, "C_in": C_in, "OH": OH, "OW": OW, "C_out": C_out,
+                "groups": C_in if depthwise else 1, "KH": k, "KW": k, "SH": s, "SW": s,
+                "DH": 1, "DW": 1, "pad_top": pad, "pad_left": pad}
+    weights = _int8_data(rng, C_out, 1 if depthwise else C_in, k, k)
+    pack = K.qs8_dwconv_pack if depthwise else K.qs8_conv_stem_pack
+    x, y = _int8_data(rng, H * W * C_in), np.empty(OH * OW * C_out, np.int8)
+    scales = np.full(C_out, 1.0 / (64 * k * k * (1 if depthwise else C_in)), np.float32)
+    op = K.QS8WindowOp(K.ThreadPool(1), kind, geometry, x, y, pack(weights, None, 3), scales,
+                       input_zero_point=3)
+    macs = OH * OW * C_out * k * k * (1 if depthwise else C_in)
+    return Int8Bench(variant, float(macs), op)
+
+
+# MobileNetV2's int8 layers at 224x224 (the expand 1x1 with K = 16 is requantization bound).
+INT8_CASES = [
+    KernelCase("qs8_gemm", "int8 1x1 conv 112x112 16->96", lambda v: _int8_gemm(v, 112 * 112, 96, 16)),
+    KernelCase("qs8_gemm", "int8 1x1 conv 56x56 24->144", lambda v: _int8_gemm(v, 56 * 56, 144, 24)),
+    KernelCase("qs8_gemm", "int8 1x1 conv 7x7 320->1280", lambda v: _int8_gemm(v, 7 * 7, 1280, 320)),
+    KernelCase("qs8_dwconv", "int8 3x3 s1 56x56x144", lambda v: _int8_window(v, "dwconv", 56, 56, 144, 144, 3, 1)),
+    KernelCase("qs8_dwconv", "int8 3x3 s2 112x112x96", lambda v: _int8_window(v, "dwconv", 112, 112, 96, 96, 3, 2)),
+    KernelCase("qs8_conv_stem", "int8 3x3 s2 224x224 3->32",
+               lambda v: _int8_window(v, "conv_stem", 224, 224, 3, 32, 3, 2)),
+]
+
+
+def _isa_of(variant_name: str) -> str:
+    return variant_name.rsplit("__", 1)[-1]
+
+
 def operation(variant: dict) -> str:
     """What a variant computes, without its ISA: f32_vsigmoid__avx2 -> f32_vsigmoid; tiles and
     specialisations of one family share a name (f32_gemm, f32_dwconv)."""
     if variant["kind"] in ("gemm", "dwconv", "conv_stem"):
         return "f32_" + variant["kind"]
+    if variant["kind"].startswith("qs8_"):
+        return variant["kind"]
     return variant["name"].split("__")[0]
 
 
@@ -104,7 +185,34 @@ def run(only: str | None = None, min_time: float | None = None, ticker=None) -> 
             rows.append(_row(case, variant, benches.get(variant["name"]), per_call.get(variant["name"])))
             if ticker is not None:
                 ticker.advance(1)
+    rows.extend(_run_int8(only, min_time, ticker))
     _attach_speedups(rows)
+    return rows
+
+
+def int8_plan(only: str | None = None) -> list[tuple[KernelCase, dict]]:
+    """(case, dispatched variant) pairs of INT8_CASES whose variant name contains `only`."""
+    info = K.qs8_dispatch_info()
+    pairs = []
+    for case in INT8_CASES:
+        name = info[case.kind[len("qs8_"):]]
+        if not only or only in name:
+            pairs.append((case, {"name": name, "kind": case.kind, "isa": _isa_of(name), "runnable": True}))
+    return pairs
+
+
+def _run_int8(only: str | None, min_time: float, ticker) -> list[dict]:
+    pairs = int8_plan(only)
+    if ticker is not None and pairs:
+        ticker.begin("int8 kernels", len(pairs))
+    rows = []
+    for case, variant in pairs:
+        bench = case.make(variant["name"])
+        calls = bench.calls_for(min_time / BATCHES)
+        per_call = [bench.seconds_per_call(calls) for _ in range(BATCHES)]
+        rows.append(_row(case, variant, bench, per_call))
+        if ticker is not None:
+            ticker.advance(1)
     return rows
 
 
