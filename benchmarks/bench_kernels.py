@@ -1,14 +1,16 @@
-"""Every kernel variant this CPU can run, on the shapes of `edgert bench --kernels`.
+"""Every kernel variant this CPU can run, on the shapes of `edgert bench --kernels`, and the
+dispatched int8 kernels of its int8 rows.
 
 Each call runs the variant once from C (KernelBench.run), so the only Python in the loop is one
-call per kernel invocation, far below the microseconds the smallest case takes."""
+call per kernel invocation, far below the microseconds the smallest case takes; the int8 rows
+call the runtime's operator (Int8Bench.run), tens of microseconds or more per call."""
 from __future__ import annotations
 
 import pytest
 
 from edgert.bench import kernels
 
-PAIRS = [(case, variant) for case, variant in kernels.plan() if variant["runnable"]]
+PAIRS = [(case, variant) for case, variant in kernels.plan() if variant["runnable"]] + kernels.int8_plan()
 
 
 @pytest.mark.parametrize("case, variant", PAIRS,

@@ -78,6 +78,11 @@ class Int8Bench:
     def __init__(self, variant: str, work: float, call: Callable[[], None]):
         self.variant, self.work, self._call = variant, work, call
 
+    def run(self, calls: int = 1) -> None:
+        """Calls the operator `calls` times (for pytest-benchmark)."""
+        for _ in range(calls):
+            self._call()
+
     def calls_for(self, seconds: float) -> int:
         self._call()  # first touch of buffers and code
         n = 1
