@@ -39,16 +39,16 @@ static float random_input(float scale) {
   switch (tester_range(0, 11)) {
     case 0: return ((float)((int)tester_range(0, 600) - 300) + 0.5f) * scale; /* exact ties */
     case 1: return tester_uniform(-1e6f, 1e6f);
+    case 2: {
+      static const float special[] = {INFINITY, -INFINITY, NAN, -0.0f, 0.0f, 3.4e38f, -3.4e38f};
+      return special[tester_range(0, TESTER_ARRAY_SIZE(special) - 1)];
+    }
     case 3:
     case 4: { /* a few ulps from a tie, where x * (1 / scale) and x / scale may round apart */
       float t = ((float)((int)tester_range(0, 600) - 300) + 0.5f) * scale;
       const float toward = tester_range(0, 1) ? INFINITY : -INFINITY;
       for (size_t steps = tester_range(0, 6); steps > 0; steps--) t = nextafterf(t, toward);
       return t;
-    }
-    case 2: {
-      static const float special[] = {INFINITY, -INFINITY, NAN, -0.0f, 0.0f, 3.4e38f, -3.4e38f};
-      return special[tester_range(0, TESTER_ARRAY_SIZE(special) - 1)];
     }
     default: return tester_uniform(-200.0f, 200.0f) * scale;
   }

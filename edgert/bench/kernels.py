@@ -91,10 +91,8 @@ class Int8Bench:
         return n
 
     def seconds_per_call(self, calls: int) -> float:
-        call = self._call
         t0 = time.perf_counter()
-        for _ in range(calls):
-            call()
+        self.run(calls)
         return (time.perf_counter() - t0) / calls
 
 
@@ -119,14 +117,14 @@ def _int8_window(variant: str, kind: str, H: int, W: int, C_in: int, C_out: int,
     geometry = {"batch": 1, "H": H, "W": W, "C_in": C_in, "OH": OH, "OW": OW, "C_out": C_out,
                 "groups": C_in if depthwise else 1, "KH": k, "KW": k, "SH": s, "SW": s,
                 "DH": 1, "DW": 1, "pad_top": pad, "pad_left": pad}
-    weights = _int8_data(rng, C_out, 1 if depthwise else C_in, k, k)
+    cin_per_output = 1 if depthwise else C_in
+    weights = _int8_data(rng, C_out, cin_per_output, k, k)
     pack = K.qs8_dwconv_pack if depthwise else K.qs8_conv_stem_pack
     x, y = _int8_data(rng, H * W * C_in), np.empty(OH * OW * C_out, np.int8)
-    scales = np.full(C_out, 1.0 / (64 * k * k * (1 if depthwise else C_in)), np.float32)
+    scales = np.full(C_out, 1.0 / (64 * k * k * cin_per_output), np.float32)
     op = K.QS8WindowOp(K.ThreadPool(1), kind, geometry, x, y, pack(weights, None, 3), scales,
                        input_zero_point=3)
-    macs = OH * OW * C_out * k * k * (1 if depthwise else C_in)
-    return Int8Bench(variant, float(macs), op)
+    return Int8Bench(variant, float(OH * OW * C_out * k * k * cin_per_output), op)
 
 
 # MobileNetV2's int8 layers at 224x224 (the expand 1x1 with K = 16 is requantization bound).
@@ -200,7 +198,7 @@ def int8_plan(only: str | None = None) -> list[tuple[KernelCase, dict]]:
     info = K.qs8_dispatch_info()
     pairs = []
     for case in INT8_CASES:
-        name = info[case.kind[len("qs8_"):]]
+        name = info[case.kind.removeprefix("qs8_")]
         if not only or only in name:
             pairs.append((case, {"name": name, "kind": case.kind, "isa": _isa_of(name), "runnable": True}))
     return pairs
