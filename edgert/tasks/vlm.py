@@ -100,6 +100,16 @@ def _read_projector(path: Path) -> dict:
     return t
 
 
+def _encoder_input_side(vision, folder) -> int:
+    """The encoder's square input side from its (1, 3, S, S) input; P.IMAGE_SIZE when the file leaves it open."""
+    shape = getattr(vision.inputs[0], "shape", None) if getattr(vision, "inputs", None) else None
+    if not shape or len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
+        return P.IMAGE_SIZE
+    if shape[1] != 3 or shape[2] != shape[3] or shape[2] < 8:
+        raise ModelLoadError(f"{folder}: the vision encoder's input is {list(shape)}; expected (1, 3, S, S) RGB")
+    return int(shape[2])
+
+
 class VLM:
     """Image (+ prompt) -> text."""
 
@@ -108,6 +118,7 @@ class VLM:
         self.vision, self.projector, self.model, self.tokenizer = vision, projector, model, tokenizer
         self.name, self.quantize, self.metrics, self.folder = name, quantize, metrics or {}, folder
         self.input_name = vision.inputs[0].name if hasattr(vision, "inputs") else "image"
+        self.image_size = _encoder_input_side(vision, folder)
         if projector["fc2.weight"].shape[0] != model.config.hidden_size:
             raise ModelLoadError(f"{folder}: projector width {projector['fc2.weight'].shape[0]} differs from the "
                                  f"decoder's hidden_size {model.config.hidden_size}")
@@ -150,7 +161,7 @@ class VLM:
     # ----------------------------------------------------------------------------- pieces
     def image_tokens(self, image, color: str = "RGB") -> np.ndarray:
         """(N, hidden) image-token embeddings of an (H, W, 3) image."""
-        x = P.preprocess(image, color)
+        x = P.preprocess(image, color, self.image_size)
         out = self.vision.run({self.input_name: x})
         feats = np.asarray(next(iter(out.values())) if isinstance(out, dict) else out[0], F32)
         p = self.projector
