@@ -42,7 +42,8 @@ def trained(tmp_path_factory):
     T = _train_module()
     out = tmp_path_factory.mktemp("vlm") / "tiny"
     out.mkdir()
-    args = T.parse_args(["--train", "48", "--steps", "4", "--batch", "8", "--calib", "8", "--threads", "1"])
+    args = T.parse_args(["--train", "48", "--pretrain-steps", "4", "--steps", "4", "--batch", "8", "--calib", "8",
+                         "--threads", "1"])
     _, (encoder, projector, lm) = T.train(args, out)
     return torch, T, out, encoder, projector, lm
 
@@ -89,14 +90,17 @@ def fresh():
 
 @pytest.mark.parametrize("quantize", [None, "int8"])
 def test_bundled_captions_on_fresh_scenes(bundled, fresh, quantize):
-    # The card's figures on 300 scenes: count 0.89, colour 0.95, position 0.90, digit identity at
-    # chance (its stated limitation); here 60 other fresh scenes, bars a little below what they give.
+    # The card's figures on 300 scenes: count 0.95, colour 0.96, digit 0.87, position 0.92, exact
+    # captions 0.73; here 60 other fresh scenes (0.98 / 0.98 / 0.93 / 0.92, exact 0.80 in fp32),
+    # bars below both.
     T = _train_module()
     vlm = bundled if quantize is None else VLM.load(threads=1, quantize=quantize)
     data, samples = fresh
     pairs = [(s[0], vlm.generate(im, max_new_tokens=40).text) for im, s in zip(data["images"], samples)]
     parts = T.caption_part_scores(pairs)
-    assert parts["count"] >= 0.85 and parts["colour"] >= 0.9 and parts["position"] >= 0.85, parts
+    assert parts["count"] >= 0.9 and parts["colour"] >= 0.9 and parts["position"] >= 0.85, parts
+    assert parts["digit"] >= 0.8, parts
+    assert np.mean([ref == got for ref, got in pairs]) >= 0.6
     assert all(T.caption_objects(got) for _, got in pairs), "every caption describes at least one digit"
 
 
@@ -105,7 +109,7 @@ def test_bundled_answers_questions(bundled, fresh):
     data, samples = fresh
     hits = [bundled.generate(im, "how many digits?", max_new_tokens=4).text == T.NUMBERS[len(s[1])]
             for im, s in zip(data["images"], samples)]
-    assert np.mean(hits) >= 0.8, np.mean(hits)
+    assert np.mean(hits) >= 0.9, np.mean(hits)
 
 
 def test_caption_part_scores():
@@ -234,7 +238,8 @@ def test_recipe_is_deterministic_and_writes_no_temporary_files(trained, tmp_path
     torch, T, out, *_ = trained
     again = tmp_path / "again"
     again.mkdir()
-    args = T.parse_args(["--train", "48", "--steps", "4", "--batch", "8", "--calib", "8", "--threads", "1"])
+    args = T.parse_args(["--train", "48", "--pretrain-steps", "4", "--steps", "4", "--batch", "8", "--calib", "8",
+                         "--threads", "1"])
     T.train(args, again)
     for name in ("model.safetensors", "projector.safetensors", "vision.onnx", "tokenizer.json", "config.json"):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
