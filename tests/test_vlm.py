@@ -244,3 +244,18 @@ def test_recipe_is_deterministic_and_writes_no_temporary_files(trained, tmp_path
     for name in ("model.safetensors", "projector.safetensors", "vision.onnx", "tokenizer.json", "config.json"):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
     assert not [p.name for p in again.iterdir() if p.suffix == ".tmp" or p.name.startswith(".")]
+
+
+def test_encoder_input_side_comes_from_the_file():
+    from types import SimpleNamespace
+
+    from edgert.tasks.vlm import _encoder_input_side
+
+    def vision(shape):
+        return SimpleNamespace(inputs=[SimpleNamespace(name="image", shape=shape)])
+
+    assert _encoder_input_side(vision((1, 3, 96, 96)), "m") == 96
+    assert _encoder_input_side(vision((1, 3, "H", "W")), "m") == P.IMAGE_SIZE   # left open by the file
+    for bad in ((1, 3, 64, 32), (1, 1, 64, 64)):
+        with pytest.raises(ModelLoadError, match="expected \\(1, 3, S, S\\)"):
+            _encoder_input_side(vision(bad), "m")
