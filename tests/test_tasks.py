@@ -12,6 +12,7 @@ from edgert.errors import EdgeRTError, InputError, ModelLoadError
 from edgert.tasks import Classifier, Detector, bundled_models
 from edgert.tasks.detector import decode_yolox, nms
 from edgert.tasks.image import letterbox
+from peers import ORT_INT8_EXACT
 
 cv2 = pytest.importorskip("cv2")
 
@@ -270,12 +271,13 @@ def test_quantized_ska_chains_run_as_one_bit_exact_kernel(heldout_digits, monkey
     labels = [s.label for s in sess.plan_for([crops.shape]).steps]
     assert labels.count("QSKA[3x3]") == 3 and not any(label.startswith("Slice") for label in labels), labels
     native = sess.run(feeds)["logits"]
-    expected = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-    np.testing.assert_array_equal(native, expected)
     monkeypatch.setitem(lower.LOWERINGS, ("ai.edgert", "QSKA"), [lambda p, node, ins: None])
     reference = edgert.load(path, threads=1, backend="edgert")
     assert "QSKA" in [s.label for s in reference.plan_for([crops.shape]).steps]  # now the numpy reference
-    np.testing.assert_array_equal(reference.run(feeds)["logits"], expected)
+    np.testing.assert_array_equal(reference.run(feeds)["logits"], native)
+    if ORT_INT8_EXACT:  # elsewhere onnxruntime saturates this full-range model (tests/peers.py)
+        expected = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+        np.testing.assert_array_equal(native, expected)
 
 
 def test_bundled_classifier_reads_the_centre_of_any_frame(heldout_digits):
@@ -326,6 +328,10 @@ def test_bundled_int8_detector_gives_the_same_boxes_as_onnxruntime(heldout_scene
     """The int8 kernels match onnxruntime's on the same QDQ file: box sets agree (1,000-scene figure:
     benchmarks/agreement.py detect)."""
     pytest.importorskip("onnxruntime")
+    if not ORT_INT8_EXACT:
+        pytest.skip("onnxruntime's int8 kernels saturate full-range weights on this CPU (x86 without VNNI), so "
+                    "its boxes are not the model's; edgert's int8 kernels are checked against their exact "
+                    "definition in tests/test_quantized.py")
     from edgert.tasks.metrics import same_box_set
 
     card = _bundled("detect")
