@@ -268,9 +268,9 @@ def test_int8_stem_conv_runs_the_direct_kernel_bit_exactly(case, tmp_path):
     """A quantized image's first conv runs the qs8 stem kernel, equal to edgert's numpy
     definition bit for bit and to onnxruntime."""
     cin, cout, k, stride, dilation = QS8_STEM_CASES[case]
-    model = quantize_qdq(_single_op(lambda g, x: zoo.relu6(g, zoo.conv(g, x, cin, cout, k=k, stride=stride,
-                                                                       dilation=dilation)),
-                                    shape=(1, cin, 19, 23), seed=5), tmp_path, reduce_range=False)
+    stem = _single_op(lambda g, x: zoo.relu6(g, zoo.conv(g, x, cin, cout, k=k, stride=stride, dilation=dilation)),
+                      shape=(1, cin, 19, 23), seed=5)
+    model = quantize_qdq(stem, tmp_path, reduce_range=False)
     sess = edgert.load(model, threads=2)
     x = np.random.default_rng(3).standard_normal((1, cin, 19, 23)).astype(np.float32)
     assert any(s.label.startswith("QLinearConv[conv_stem") for s in sess.plan_for([x.shape]).steps)
@@ -286,9 +286,7 @@ def test_int8_stem_conv_runs_the_direct_kernel_bit_exactly(case, tmp_path):
         np.testing.assert_array_equal(value, env[name])
     if not ORT_INT8_EXACT:  # onnxruntime saturates full-range weights on this CPU: compare on 7-bit ones
         (tmp_path / "7bit").mkdir()
-        model = quantize_qdq(_single_op(lambda g, x: zoo.relu6(g, zoo.conv(g, x, cin, cout, k=k, stride=stride,
-                                                                           dilation=dilation)),
-                                        shape=(1, cin, 19, 23), seed=5), tmp_path / "7bit", reduce_range=True)
+        model = quantize_qdq(stem, tmp_path / "7bit", reduce_range=True)
     assert_int8_parity(model, runs=3)
 
 
