@@ -30,8 +30,8 @@ static const variant variants[] = {
 #if EDGERT_ARCH_X86_64
     {"6x16c2__avx2", edgert_qs8_gemm_6x16c2__avx2, EDGERT_QS8_GEMM_6X16C2__AVX2_MR,
      EDGERT_QS8_GEMM_6X16C2__AVX2_LAYOUT, tester_simd_available},
-    {"6x16c4__avx512vnni", edgert_qs8_gemm_6x16c4__avx512vnni, EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_MR,
-     EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_LAYOUT, tester_has_avx512_vnni},
+    {"8x32c4__avx512vnni", edgert_qs8_gemm_8x32c4__avx512vnni, EDGERT_QS8_GEMM_8X32C4__AVX512VNNI_MR,
+     EDGERT_QS8_GEMM_8X32C4__AVX512VNNI_LAYOUT, tester_has_avx512_vnni},
 #endif
 #if EDGERT_ARCH_ARM64
     {"2x8c8__neon", edgert_qs8_gemm_2x8c8__neon, EDGERT_QS8_GEMM_2X8C8__NEON_MR,

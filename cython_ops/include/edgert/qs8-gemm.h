@@ -38,8 +38,8 @@ typedef struct {
 #define EDGERT_QS8_GEMM_4X4__SCALAR_LAYOUT {4, 1, 1, 0}
 #define EDGERT_QS8_GEMM_6X16C2__AVX2_MR 6
 #define EDGERT_QS8_GEMM_6X16C2__AVX2_LAYOUT {16, 2, 2, 0}
-#define EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_MR 6
-#define EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_LAYOUT {16, 4, 1, 128}
+#define EDGERT_QS8_GEMM_8X32C4__AVX512VNNI_MR 8
+#define EDGERT_QS8_GEMM_8X32C4__AVX512VNNI_LAYOUT {16, 4, 1, 128}
 #define EDGERT_QS8_GEMM_2X8C8__NEON_MR 2
 #define EDGERT_QS8_GEMM_2X8C8__NEON_LAYOUT {8, 8, 1, 0}
 #define EDGERT_QS8_GEMM_4X16C4__NEONDOT_MR 4
@@ -77,7 +77,7 @@ void edgert_qs8_gemm_6x16c2__avx2(size_t M, size_t N, size_t K, const int8_t* A,
                                   const void* packed, const float* scales, int8_t* C, size_t ldc,
                                   const edgert_qs8_output_params* params);
 /* Needs AVX512-VNNI with AVX512VL/BW (edgert_cpu()->avx512_vnni). */
-void edgert_qs8_gemm_6x16c4__avx512vnni(size_t M, size_t N, size_t K, const int8_t* A, size_t lda,
+void edgert_qs8_gemm_8x32c4__avx512vnni(size_t M, size_t N, size_t K, const int8_t* A, size_t lda,
                                         const void* packed, const float* scales, int8_t* C,
                                         size_t ldc, const edgert_qs8_output_params* params);
 #endif

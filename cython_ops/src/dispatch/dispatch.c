@@ -151,10 +151,10 @@ static void fill_avx2(void) {
   /* The VNNI GEMM, depthwise and stem kernels (their own packings) where the CPU has
    * AVX512-VNNI. */
   if (edgert_cpu()->avx512_vnni) {
-    table.qs8.gemm = edgert_qs8_gemm_6x16c4__avx512vnni;
-    table.qs8.gemm_mr = EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_MR;
-    table.qs8.gemm_layout = (edgert_qs8_gemm_layout)EDGERT_QS8_GEMM_6X16C4__AVX512VNNI_LAYOUT;
-    table.qs8.gemm_name = "qs8_gemm_6x16c4__avx512vnni";
+    table.qs8.gemm = edgert_qs8_gemm_8x32c4__avx512vnni;
+    table.qs8.gemm_mr = EDGERT_QS8_GEMM_8X32C4__AVX512VNNI_MR;
+    table.qs8.gemm_layout = (edgert_qs8_gemm_layout)EDGERT_QS8_GEMM_8X32C4__AVX512VNNI_LAYOUT;
+    table.qs8.gemm_name = "qs8_gemm_8x32c4__avx512vnni";
     table.qs8.dwconv_layout = EDGERT_QS8_DWCONV_ROWQUADS;
     table.qs8.dwconv_generic = edgert_qs8_dwconv__avx512vnni;
     table.qs8.dwconv_name = "qs8_dwconv__avx512vnni";

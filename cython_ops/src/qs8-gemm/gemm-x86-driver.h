@@ -7,6 +7,9 @@
  * and optionally
  *   GEMM_X86_IN_PLACE      (K, panels): nonzero where tile() reads A itself (in_place = 1)
  *                          instead of the prepared buffer; 0 when left undefined
+ *   GEMM_X86_PAIR_TILE     (mr, in_place, K, a, lda, abuf, stride, panel, panel_bytes, scales,
+ *                          c, ldc, nc, lo, hi, zp): computes two neighbouring panels at once
+ *                          (nc > NR live columns); panels then go in pairs
  * Loop order: for each block of packed panels (sized to stay in L2), every MR-row block of A
  * walks across the block's panels; with K <= KC its rows are prepared once per block. */
 #ifndef GEMM_X86_NAME
@@ -16,7 +19,7 @@
 #define GEMM_X86_IN_PLACE(K, panels) 0
 #endif
 
-/* Picks the specialised tile for mr rows and nc columns; a panel with at most 8 live columns
+/* Picks the specialised tile for mr <= MR (6 or 8) rows and nc columns; a panel with at most 8 live columns
  * (N = 24 is 16 + 8) only computes its first half. */
 EDGERT_INLINE void row_tile(size_t mr, size_t nc, size_t K, const int8_t* a, size_t lda,
                             GEMM_X86_ABUF_T* abuf, size_t stride, const uint8_t* panel,
@@ -25,6 +28,10 @@ EDGERT_INLINE void row_tile(size_t mr, size_t nc, size_t K, const int8_t* a, siz
 #define TILE(m, n) tile(m, n, in_place, K, a, lda, abuf, stride, panel, scales, c, ldc, nc, lo, hi, zp)
   if (nc > 8 || in_place) { /* variants reading A in place use one register per row */
     switch (mr) {
+#if MR >= 8
+      case 8: TILE(8, 2); break;
+      case 7: TILE(7, 2); break;
+#endif
       case 6: TILE(6, 2); break;
       case 5: TILE(5, 2); break;
       case 4: TILE(4, 2); break;
@@ -34,6 +41,10 @@ EDGERT_INLINE void row_tile(size_t mr, size_t nc, size_t K, const int8_t* a, siz
     }
   } else {
     switch (mr) {
+#if MR >= 8
+      case 8: TILE(8, 1); break;
+      case 7: TILE(7, 1); break;
+#endif
       case 6: TILE(6, 1); break;
       case 5: TILE(5, 1); break;
       case 4: TILE(4, 1); break;
@@ -65,7 +76,14 @@ void GEMM_X86_NAME(size_t M, size_t N, size_t K, const int8_t* A, size_t lda, co
       const size_t mr = edgert_min_sz(MR, M - m0);
       const int8_t* a = A + m0 * lda;
       if (K <= KC && !in_place) GEMM_X86_PREPARE_ROWS(mr, a, lda, 0, K, abuf, stride);
-      for (size_t p = p0; p < p1; p++) {
+      size_t p = p0;
+#ifdef GEMM_X86_PAIR_TILE
+      for (; p + 1 < p1; p += 2)
+        GEMM_X86_PAIR_TILE(mr, in_place, K, a, lda, abuf, stride, (const uint8_t*)packed + p * panel_bytes,
+                           panel_bytes, scales + p * NR, C + m0 * ldc + p * NR, ldc,
+                           edgert_min_sz(2 * NR, N - p * NR), lo, hi, zp);
+#endif
+      for (; p < p1; p++) {
         row_tile(mr, edgert_min_sz(NR, N - p * NR), K, a, lda, abuf, stride,
                  (const uint8_t*)packed + p * panel_bytes, scales + p * NR, C + m0 * ldc + p * NR,
                  ldc, lo, hi, zp, in_place);
