@@ -211,13 +211,7 @@ static void bench_shape_gmacs(const edgert_qs8_dwconv_fn* fns, edgert_qs8_dwconv
 static void bench(void) {
   double peak = 0.0;
 #if EDGERT_ARCH_X86_64
-  if (edgert_cpu()->avx2_fma) {
-    const double ghz = tester_x86_clock_ghz();
-    const double per_cycle = tester_avx2_madd_per_cycle(ghz);
-    peak = ghz * per_cycle * 16.0;
-    printf("peak = clock %.2f GHz x %.2f vpmaddwd/cycle x 16 int16 MACs = %.1f GMAC/s per core\n"
-           "(the AVX2 depthwise adds two taps per vpmaddwd lane pair)\n", ghz, per_cycle, peak);
-  }
+  peak = tester_x86_int8_peak();
 #endif
   printf("single thread GMAC/s (best of many calls); 'same' padding (k-1)/2; fused ReLU6-like\n"
          "clamp; 64-byte aligned buffers; fixed = the specialised KxK sS variant\n");

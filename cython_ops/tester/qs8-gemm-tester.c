@@ -312,13 +312,7 @@ static void bench(void) {
       {16384, 8, 8},   {16384, 8, 32}};
   double peak = 0.0;
 #if EDGERT_ARCH_X86_64
-  if (edgert_cpu()->avx2_fma) {
-    const double ghz = tester_x86_clock_ghz();
-    const double per_cycle = tester_avx2_madd_per_cycle(ghz);
-    peak = ghz * per_cycle * 16.0;
-    printf("peak = clock %.2f GHz (dependent add chain) x %.2f vpmaddwd/cycle (12 independent\n"
-           "chains; Zen3: 2) x 16 int16 MACs = %.1f GMAC/s per core\n", ghz, per_cycle, peak);
-  }
+  peak = tester_x86_int8_peak();
 #endif
   printf("%-16s", "M,K,N");
   for (size_t i = 0; i < NUM_VARIANTS; i++)

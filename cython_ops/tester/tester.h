@@ -430,15 +430,16 @@ static inline edgert_qs8_output_params tester_random_output_params(void) {
 #include <immintrin.h>
 
 /* This core's clock right now (it varies with load and boost), in GHz: a chain of dependent
- * integer adds retires one add per cycle. Best of many runs. */
+ * register-register adds retires one add per cycle (add-immediate chains do not: Golden Cove's
+ * renamer folds them, which read as a 12 GHz clock). Best of many runs. */
 static inline double tester_x86_clock_ghz(void) {
   double best = 1e30;
   for (int rep = 0; rep < 100; rep++) {
-    unsigned long x = 0;
+    unsigned long x = 0, one = 1;
     const size_t n = 100000;
     const double t0 = tester_now();
     for (size_t i = 0; i < n; i++)
-      __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+      __asm__ volatile("add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0" : "+r"(x) : "r"(one));
     const double dt = (tester_now() - t0) / (4.0 * (double)n);
     if (dt < best) best = dt;
   }
@@ -469,6 +470,50 @@ static inline double tester_avx2_madd_per_cycle(double clock_ghz) {
     if (dt < best) best = dt;
   }
   return 1e-9 / best / clock_ghz;
+}
+
+/* 512-bit vpdpbusd instructions per cycle (Intel since Ice Lake: 1 or 2 by port count; Zen 4:
+ * 1), 12 independent chains as above; 64 u8 x s8 MACs each. */
+static inline double tester_vnni_dpbusd_per_cycle(double clock_ghz) {
+  double best = 1e30;
+  for (int rep = 0; rep < 100; rep++) {
+    const size_t n = 20000;
+    const double t0 = tester_now();
+    for (size_t i = 0; i < n; i++) {
+      __asm__ volatile(
+          "vpdpbusd %%zmm15, %%zmm14, %%zmm0\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm1\n\t"
+          "vpdpbusd %%zmm15, %%zmm14, %%zmm2\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm3\n\t"
+          "vpdpbusd %%zmm15, %%zmm14, %%zmm4\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm5\n\t"
+          "vpdpbusd %%zmm15, %%zmm14, %%zmm6\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm7\n\t"
+          "vpdpbusd %%zmm15, %%zmm14, %%zmm8\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm9\n\t"
+          "vpdpbusd %%zmm15, %%zmm14, %%zmm10\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm11\n\t"
+          ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm14", "xmm15");
+    }
+    const double dt = (tester_now() - t0) / (12.0 * (double)n);
+    if (dt < best) best = dt;
+  }
+  return 1e-9 / best / clock_ghz;
+}
+
+/* This core's int8 MAC peak in GMAC/s, printed with how it was found: 512-bit vpdpbusd where
+ * the CPU has AVX512-VNNI (the variants edgert dispatches there), else AVX2 vpmaddwd; 0 when
+ * neither. */
+static inline double tester_x86_int8_peak(void) {
+  if (!edgert_cpu()->avx2_fma) return 0.0;
+  const double ghz = tester_x86_clock_ghz();
+  if (edgert_cpu()->avx512_vnni) {
+    const double per_cycle = tester_vnni_dpbusd_per_cycle(ghz);
+    const double peak = ghz * per_cycle * 64.0;
+    printf("peak = clock %.2f GHz (dependent add chain) x %.2f vpdpbusd zmm/cycle (12 independent\n"
+           "chains) x 64 u8 x s8 MACs = %.1f GMAC/s per core\n", ghz, per_cycle, peak);
+    return peak;
+  }
+  const double per_cycle = tester_avx2_madd_per_cycle(ghz);
+  const double peak = ghz * per_cycle * 16.0;
+  printf("peak = clock %.2f GHz (dependent add chain) x %.2f vpmaddwd/cycle (12 independent\n"
+         "chains; Zen3: 2) x 16 int16 MACs = %.1f GMAC/s per core\n", ghz, per_cycle, peak);
+  return peak;
 }
 #endif
 
