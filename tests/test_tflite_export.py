@@ -1029,6 +1029,52 @@ def test_bad_files_and_arguments(tmp_path):
         onnx_to_tflite(mz.mobilenet_v2(size=32, width=0.35), weights="int4")
 
 
+def _qdq_add_model(bias_scale: float, bias_int8, x2_scale: float | None = None):
+    """y = DQ(Q(x)) + DQ(bias) (or + DQ(Q(x2)) with x2_scale), x and y at scale 1e-6."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])
+    ins = [x]
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    inits = [numpy_helper.from_array(np.array(1e-6, np.float32), "s"),
+             numpy_helper.from_array(np.array(0, np.int8), "z"),
+             numpy_helper.from_array(np.array(bias_scale, np.float32), "bs"),
+             numpy_helper.from_array(np.asarray(bias_int8, np.int8).reshape(1, 16), "bq")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="qx"),
+             helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"], name="dqx")]
+    if x2_scale is None:
+        nodes.append(helper.make_node("DequantizeLinear", ["bq", "bs", "z"], ["other"], name="dqb"))
+    else:
+        ins.append(helper.make_tensor_value_info("x2", TensorProto.FLOAT, [1, 16]))
+        inits.append(numpy_helper.from_array(np.array(x2_scale, np.float32), "s2"))
+        nodes += [helper.make_node("QuantizeLinear", ["x2", "s2", "z"], ["x2q"], name="qx2"),
+                  helper.make_node("DequantizeLinear", ["x2q", "s2", "z"], ["other"], name="dqx2")]
+    nodes += [helper.make_node("Add", ["xd", "other"], ["sum"], name="the_add"),
+              helper.make_node("QuantizeLinear", ["sum", "s", "z"], ["yq"], name="qy"),
+              helper.make_node("DequantizeLinear", ["yq", "s", "z"], ["y"], name="dqy")]
+    return _graph(nodes, ins, [y], inits)
+
+
+def test_int8_add_constant_is_requantized_for_litert(litert):
+    """onnxruntime's quantizer gives an all-zero constant (an untrained attention bias) scale 1;
+    LiteRT's int8 ADD aborts the process unless each input scale is < 2^19 x the output's, so the
+    exporter re-quantizes such a constant finer. LiteRT then runs it and agrees with onnxruntime."""
+    import onnxruntime as ort
+    model = _qdq_add_model(1.0, np.zeros(16))
+    data = onnx_to_tflite(model)
+    x = (np.random.default_rng(0).standard_normal((1, 16)) * 5e-5).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    got = run_litert(data, {"x": x})
+    np.testing.assert_array_equal(next(iter(got.values())), want)
+
+
+def test_int8_add_scales_litert_cannot_run_are_refused():
+    # a constant whose values an int8 at a fine enough scale cannot hold
+    with pytest.raises(UnsupportedOperatorError, match="Add in node 'the_add'.*constant 'other' spans"):
+        onnx_to_tflite(_qdq_add_model(1.0, np.full(16, 100)))
+    # an activation at 2^20 x the output scale
+    with pytest.raises(UnsupportedOperatorError, match="Add in node 'the_add'.*LiteRT's int8 ADD cannot run it"):
+        onnx_to_tflite(_qdq_add_model(1.0, np.zeros(16), x2_scale=1.0))
+
+
 def test_uint8_activations_are_refused():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)

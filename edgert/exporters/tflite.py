@@ -786,6 +786,10 @@ class _Ctx:
         return self.targets[0] if self.quantized else None
 
 
+# LiteRT's int8 ADD / SUB need input scale < 2^19 x output scale (left shift 20, twice the larger
+# input scale); a margin of 2x keeps the multiplier clear of its rounding.
+ADD_INPUT_SCALE_LIMIT = 2.0 ** 18
+
 _FUSABLE = {"Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool", "Concat"}
 # Operators whose int8 kernel copies or gathers values without rescaling: output params = input's.
 _SAME_QUANT = {"RESHAPE", "TRANSPOSE", "PAD", "PADV2", "MIRROR_PAD", "MAX_POOL_2D", "AVERAGE_POOL_2D",
@@ -1247,10 +1251,13 @@ class _Converter:
     def int_const(self, values, name: str, dtype="int32") -> TensorRef:
         return self.b.const(self._unique(name), np.asarray(values, dtype))
 
-    def quantized_const(self, ctx: _Ctx, name: str, shape: tuple) -> TensorRef:
+    def quantized_const(self, ctx: _Ctx, name: str, shape: tuple, quant: QuantParams | None = None) -> TensorRef:
         """An int8 constant operand of a quantized elementwise op, reshaped to `shape` (ONNX order)
-        and laid out like the activations; float constants are quantized per tensor here."""
-        if name in self.qconsts and self.qconsts[name].axis is None and self.qconsts[name].values.dtype == np.int8:
+        and laid out like the activations; float constants are quantized per tensor here, and any
+        with `quant` when given."""
+        if quant is not None:
+            values = _quantize(np.asarray(self.const_array(name), np.float64), quant)
+        elif name in self.qconsts and self.qconsts[name].axis is None and self.qconsts[name].values.dtype == np.int8:
             qc = self.qconsts[name]
             values, quant = qc.values, make_quant(qc.scale.reshape(-1)[0], int(qc.zero_point.reshape(-1)[0]))
         else:
@@ -1363,14 +1370,15 @@ class _Converter:
             return qc.values, make_quant(qc.scale.reshape(-1)[0], 0)
         return qc.values, make_quant(qc.scale, 0, qc.axis)
 
-    def operand(self, ctx: _Ctx, name: str, rank: int) -> TensorRef:
+    def operand(self, ctx: _Ctx, name: str, rank: int, quant: QuantParams | None = None) -> TensorRef:
         """Input of a broadcasting elementwise op whose output has `rank`: constants and lower-rank
-        activations are given that rank (leading 1s) and the standard layout."""
+        activations are given that rank (leading 1s) and the standard layout; `quant` re-quantizes
+        an int8 constant."""
         value = self.const_array(name)
         if value is not None:
             shape = (1,) * (rank - value.ndim) + tuple(value.shape)
             if ctx.quantized:
-                return self.quantized_const(ctx, name, shape if value.size > 1 else ())
+                return self.quantized_const(ctx, name, shape if value.size > 1 else (), quant)
             if value.size == 1:
                 return self.float_const(value.reshape(()), name)
             return self.float_const(value.reshape(shape), name)
@@ -1632,8 +1640,34 @@ class _Converter:
         elif op == "DIV" and ctx.quantized:
             raise UnsupportedOperatorError("Div", node.name, "int8 division by a tensor")
         ins = [self.operand(ctx, a, len(ys)), self.operand(ctx, b, len(ys))]
+        if ctx.quantized and op in ("ADD", "SUB"):
+            ins = [self._fit_add_scale(ctx, name, ref, len(ys)) for name, ref in zip((a, b), ins)]
         y = self.emit(ctx, op, ins, _tfl_shape(ys), fused_activation_function=ctx.activation)
         self.bind(ctx, 0, y)
+
+    def _fit_add_scale(self, ctx: _Ctx, name: str, ref: TensorRef, rank: int) -> TensorRef:
+        """LiteRT's int8 ADD / SUB aborts the process while preparing unless every input scale is
+        below 2^19 x the output scale. A constant operand beyond that (onnxruntime's quantizer
+        gives an all-zero constant, such as an untrained attention bias, scale 1) is re-quantized to
+        a finer scale that holds its values; an activation cannot be."""
+        out_scale = float(ctx.target.scale[0])
+        limit = ADD_INPUT_SCALE_LIMIT * out_scale
+        if ref.quant is None or float(ref.quant.scale[0]) < limit:
+            return ref
+        value = self.const_array(name)
+        if value is None:
+            raise UnsupportedOperatorError(ctx.node.op_type, ctx.node.name,
+                                           f"input '{name}' has int8 scale {float(ref.quant.scale[0]):.3g}, over "
+                                           f"2^19 x the output's {out_scale:.3g}: LiteRT's int8 ADD cannot run it")
+        value = np.asarray(value, np.float64)
+        lo, hi = min(float(value.min()), 0.0), max(float(value.max()), 0.0)
+        scale = (hi - lo) / 255.0 if hi > lo else out_scale
+        if scale >= limit:
+            raise UnsupportedOperatorError(ctx.node.op_type, ctx.node.name,
+                                           f"constant '{name}' spans [{lo:.3g}, {hi:.3g}], too wide for an int8 ADD "
+                                           f"whose output scale is {out_scale:.3g}")
+        quant = make_quant(scale, int(np.clip(np.round(-128 - lo / scale), -128, 127)))
+        return self.operand(ctx, name, rank, quant=quant)
 
     def _op_Add(self, node, ctx):
         self._binary(node, ctx, "ADD")
