@@ -104,6 +104,16 @@ def test_bundled_captions_on_fresh_scenes(bundled, fresh, quantize):
     assert all(T.caption_objects(got) for _, got in pairs), "every caption describes at least one digit"
 
 
+def test_decoder_threads_do_not_change_results(bundled, fresh):
+    two = VLM.load(threads=1, decoder_threads=2)
+    assert two.model.threads == 2 and bundled.model.threads == 1
+    data, _ = fresh
+    for im in data["images"][:3]:
+        np.testing.assert_array_equal(two.logits(im, "what is in the picture?"),
+                                      bundled.logits(im, "what is in the picture?"))
+        assert two.generate(im).text == bundled.generate(im).text
+
+
 def test_bundled_answers_questions(bundled, fresh):
     T = _train_module()
     data, samples = fresh
@@ -197,6 +207,9 @@ def test_load_errors(tmp_path):
         VLM.load(str(tmp_path / "missing" / "x"))
     with pytest.raises(ModelLoadError, match="quantize"):
         VLM.load(quantize="int4")
+    for bad in (0, 1.5, True, None):
+        with pytest.raises(ModelLoadError, match="decoder_threads must be a positive integer"):
+            VLM.load(decoder_threads=bad)
     card = default_model("vlm")
     src = card.directory / Path(card.files["lm_config"]).parent
     broken = tmp_path / "broken"
