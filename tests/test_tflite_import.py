@@ -437,6 +437,24 @@ def softmax(m, shape=(4, 50), beta=1.0):
     m.output(y)
 
 
+def rsqrt(m, shape=(1, 6, 7, 8)):
+    x = m.input("x", shape, 0.05, 4.0)
+    y = m.act("y", shape)
+    m.op("RSQRT", [x], [y])
+    m.output(y)
+
+
+def batch_matmul(m, a_shape=(2, 5, 7), b_shape=(2, 7, 6), adj_x=False, adj_y=False):
+    """Rank-4 operands too: BATCH_MATMUL's axes are the file's own, not an NHWC image's."""
+    a, b = m.input("a", a_shape, -2.0, 2.0), m.input("b", b_shape, -2.0, 2.0)
+    rows = a_shape[-1] if adj_x else a_shape[-2]
+    cols = b_shape[-2] if adj_y else b_shape[-1]
+    batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    y = m.act("y", (*batch, rows, cols))
+    m.op("BATCH_MATMUL", [a, b], [y], adj_x=adj_x, adj_y=adj_y)
+    m.output(y)
+
+
 def quantize_dequantize(m, shape=(1, 6, 7, 8)):
     """float -> QUANTIZE -> QUANTIZE (requantize) -> DEQUANTIZE -> float (quantized precisions only)."""
     x = m.input("x", shape, -2.0, 2.0, dtype="float32")
@@ -580,6 +598,10 @@ CASES = [
     *_case("relu-rank2", unary, NO_WEIGHTS, op="RELU", shape=(20, 30)),
     *_case("prelu-hwc-alpha", prelu, ALL),
     *_case("prelu-channel-alpha", prelu, ALL, alpha_shape=(8,)),
+    *_case("rsqrt", rsqrt, NO_WEIGHTS, litert_exact=False),
+    *_case("batch-matmul", batch_matmul, NO_WEIGHTS, litert_exact=False),
+    *_case("batch-matmul-adjoint-rank4-broadcast", batch_matmul, NO_WEIGHTS, a_shape=(1, 3, 4, 5),
+           b_shape=(2, 1, 6, 4), adj_x=True, adj_y=True, litert_exact=False),
     *_case("softmax", softmax, NO_WEIGHTS),
     *_case("softmax-4d-beta", softmax, NO_WEIGHTS, shape=(1, 3, 4, 20), beta=0.5),
     *_case("quantize-requantize-dequantize", quantize_dequantize, ("int8", "uint8"), twin=False),

@@ -82,6 +82,7 @@ _OPTIONS = {
     "SPLIT": ("SplitOptions", {"num_splits": "NumSplits"}),
     "SPLIT_V": ("SplitVOptions", {"num_splits": "NumSplits"}),
     "MEAN": ("ReducerOptions", {"keep_dims": "KeepDims"}),
+    "BATCH_MATMUL": ("BatchMatMulOptions", {"adj_x": "AdjX", "adj_y": "AdjY"}),
 }
 _OPTIONS["AVERAGE_POOL_2D"] = _OPTIONS["MAX_POOL_2D"]
 
@@ -933,6 +934,44 @@ def _unary(c: _Converter) -> None:
     else:
         value = c.emit1({"LOGISTIC": "Sigmoid", "TANH": "Tanh", "HARD_SWISH": "HardSwish"}[name], [value])
     c.write(y, value)
+
+
+@handles("RSQRT")
+def _rsqrt(c: _Converter) -> None:
+    """1 / sqrt(x) (edgert's exporter writes it for LSNet's GroupNorm)."""
+    c.expect_inputs(1)
+    x, y = c.tensor(0), c.output()
+    c.expect_shape(y, x.shape)
+    c.write(y, c.emit1("Reciprocal", [c.emit1("Sqrt", [c.read(x)])]))
+
+
+@handles("BATCH_MATMUL")
+def _batch_matmul(c: _Converter) -> None:
+    """Product of the last two axes in TFLite's own axis order (adj_x / adj_y transpose them),
+    the leading axes broadcasting; rank-4 operands are not NHWC images here, so they are read
+    and written in the file's order."""
+    c.expect_inputs(2)
+    a, b, y = c.tensor(0), c.tensor(1), c.output()
+    if a.rank < 2 or b.rank < 2:
+        raise c.invalid(f"operands of rank {a.rank} and {b.rank}; BATCH_MATMUL needs rank >= 2")
+    opts = c.op.options
+    values, shapes = [], []
+    for t, adjoint in ((a, opts["adj_x"]), (b, opts["adj_y"])):
+        value, shape = c.read(t, TFL), list(t.shape)
+        if adjoint:
+            perm = list(range(t.rank - 2)) + [t.rank - 1, t.rank - 2]
+            value, shape = c.emit1("Transpose", [value], perm=perm), [shape[i] for i in perm]
+        values.append(value)
+        shapes.append(shape)
+    (m, k), (k2, n) = shapes[0][-2:], shapes[1][-2:]
+    if k != k2:
+        raise c.invalid(f"inner dimensions differ: {shapes[0]} x {shapes[1]}")
+    try:
+        batch = np.broadcast_shapes(tuple(shapes[0][:-2]), tuple(shapes[1][:-2]))
+    except ValueError:
+        raise c.invalid(f"batch dimensions of {shapes[0]} and {shapes[1]} do not broadcast") from None
+    c.expect_shape(y, (*batch, m, n))
+    c.write(y, c.emit1("MatMul", values), TFL)
 
 
 @handles("PRELU")
