@@ -9,6 +9,7 @@
  * double-precision product allows 1e-4 (the spec's own sequential fp32 rounding over K terms).
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "edgert/f32-qwgemm.h"
 #include "tester.h"
@@ -23,8 +24,20 @@ typedef struct {
 
 #define VARIANT(isa, avail) {#isa, avail, edgert_f32_qs8w_gemm__##isa, edgert_f32_q4w_gemm__##isa, \
                                edgert_f32_f32w_gemm__##isa}
-static const variant variants[] = {VARIANT(scalar, tester_always), TESTER_SIMD_VARIANTS(VARIANT)};
+static const variant variants[] = {
+    VARIANT(scalar, tester_always), TESTER_SIMD_VARIANTS(VARIANT)
+#if EDGERT_ARCH_X86_64
+    /* the 512-bit qs8w; q4w and f32w are the AVX2 ones it is dispatched with */
+    {"avx512", tester_has_avx512_vnni, edgert_f32_qs8w_gemm__avx512vnni, edgert_f32_q4w_gemm__avx2,
+     edgert_f32_f32w_gemm__avx2},
+#endif
+};
 #define NV TESTER_ARRAY_SIZE(variants)
+#if EDGERT_ARCH_X86_64
+#define edgert_f32_qs8w_gemm__avx512vnni_or_null edgert_f32_qs8w_gemm__avx512vnni
+#else
+#define edgert_f32_qs8w_gemm__avx512vnni_or_null NULL
+#endif
 
 /* kind: 0 qs8w, 1 q4w, 2 f32w (float weights in [-1, 1]). */
 static int run_case(size_t M, size_t N, size_t K, size_t group, int kind, int with_bias) {
@@ -89,6 +102,23 @@ static int run_case(size_t M, size_t N, size_t K, size_t group, int kind, int wi
       variants[v].qs8w(M, N, K, x, (const int8_t*)w, scale, b, got);
     }
     fails += tester_check_case(variants[v].name, what, ref, got, M * N, 1e-5f);
+    if (kind == 0 && variants[v].qs8w == edgert_f32_qs8w_gemm__avx512vnni_or_null) {
+      /* promised split-independence: each x row alone, and its outputs in two column ranges,
+       * give the same bits as the whole call */
+      float* part = tester_alloc_floats(N);
+      const size_t n0 = tester_range(0, N);
+      for (size_t m = 0; m < M; m++) {
+        if (n0) variants[v].qs8w(1, n0, K, x + m * K, (const int8_t*)w, scale, b, part);
+        if (n0 < N)
+          variants[v].qs8w(1, N - n0, K, x + m * K, (const int8_t*)w + n0 * K, scale + n0, b ? b + n0 : NULL,
+                           part + n0);
+        if (memcmp(part, got + m * N, N * sizeof(float)) != 0) {
+          printf("  %s %s: row %zu split at %zu differs from the whole call\n", variants[v].name, what, m, n0);
+          fails++;
+        }
+      }
+      free(part);
+    }
   }
   free(x); free(bias); free(scale); free(w); free(ref); free(got); free(naive); free(wf);
   return fails;

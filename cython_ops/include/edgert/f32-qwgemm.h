@@ -40,6 +40,10 @@ typedef void (*edgert_f32_q4w_gemm_fn)(size_t M, size_t N, size_t K, size_t grou
 EDGERT_F32_QWGEMM_DECLARE(scalar)
 #if EDGERT_ARCH_X86_64
 EDGERT_F32_QWGEMM_DECLARE(avx2)
+/* 512-bit qs8w only (AVX512F/BW, dispatched where edgert_cpu()->avx512_vnni); q4w and f32w stay
+ * AVX2 there. */
+void edgert_f32_qs8w_gemm__avx512vnni(size_t M, size_t N, size_t K, const float* x, const int8_t* w,
+                                      const float* scale, const float* bias, float* y);
 #endif
 #if EDGERT_ARCH_ARM64
 EDGERT_F32_QWGEMM_DECLARE(neon)
@@ -52,7 +56,8 @@ typedef struct {
   edgert_f32_f32w_gemm_fn f32w;
 } edgert_f32_qwgemm_kernels;
 
-/* The variant this CPU runs (AVX2+FMA, NEON, else scalar), from edgert_cpu(). */
+/* The variant this CPU runs (AVX-512 qs8w with AVX2 q4w / f32w, AVX2+FMA, NEON, else scalar),
+ * from edgert_cpu(). */
 const edgert_f32_qwgemm_kernels* edgert_f32_qwgemm(void);
 
 #endif

@@ -56,6 +56,8 @@ static const edgert_f32_qwgemm_kernels qw_scalar = {"scalar", edgert_f32_qs8w_ge
 #if EDGERT_ARCH_X86_64
 static const edgert_f32_qwgemm_kernels qw_simd = {"avx2", edgert_f32_qs8w_gemm__avx2, edgert_f32_q4w_gemm__avx2,
                                                   edgert_f32_f32w_gemm__avx2};
+static const edgert_f32_qwgemm_kernels qw_avx512 = {"avx512", edgert_f32_qs8w_gemm__avx512vnni,
+                                                    edgert_f32_q4w_gemm__avx2, edgert_f32_f32w_gemm__avx2};
 #elif EDGERT_ARCH_ARM64
 static const edgert_f32_qwgemm_kernels qw_simd = {"neon", edgert_f32_qs8w_gemm__neon, edgert_f32_q4w_gemm__neon,
                                                   edgert_f32_f32w_gemm__neon};
@@ -63,6 +65,7 @@ static const edgert_f32_qwgemm_kernels qw_simd = {"neon", edgert_f32_qs8w_gemm__
 
 const edgert_f32_qwgemm_kernels* edgert_f32_qwgemm(void) {
 #if EDGERT_ARCH_X86_64
+  if (edgert_cpu()->avx512_vnni && edgert_cpu()->avx2_fma) return &qw_avx512;
   if (edgert_cpu()->avx2_fma) return &qw_simd;
 #elif EDGERT_ARCH_ARM64
   if (edgert_cpu()->neon) return &qw_simd;
