@@ -61,6 +61,14 @@ cdef extern from "edgert/operators.h":
     int edgert_op_dwconv_pw(edgert_threadpool* pool, const edgert_conv_shape* dw, const float* input,
                             const float* dw_packed, const float* pw_packed, size_t pw_cout,
                             float pw_min, float pw_max, float* output) nogil
+    ctypedef struct edgert_gnconv_shape:
+        size_t batch, H, W, dim, order, kernel
+        size_t dims[8]
+        float out_min, out_max
+    size_t edgert_gnconv_scratch_floats(const edgert_gnconv_shape* s)
+    int edgert_op_gnconv(edgert_threadpool* pool, const edgert_gnconv_shape* s, const float* input,
+                         const float* in_pwa, const float* in_abc, const float* dw,
+                         const float* const* pws, const float* out, float* scratch, float* output) nogil
     int edgert_op_conv_transpose2d(edgert_threadpool* pool, const edgert_conv_shape* s,
                                    const float* input, const float* packed, const float* bias,
                                    float* output) nogil
@@ -317,6 +325,67 @@ cdef class DepthwisePointwise:
                                      self.pw_cout, self.lo, self.hi, self.y)
         if rc != 0:
             raise MemoryError("out of memory for depthwise scratch")
+
+
+GNCONV_MAX_ORDER = 8
+
+
+cdef class GnConv:
+    """HorNet's gnConv as one operator (edgert/operators.h): x [batch, H, W, dim] NHWC ->
+    output of the same shape. packed: dict of gemm_pack / dwconv_pack results, keys in_pwa,
+    in_abc, dw, out and pws (a list of order - 1)."""
+    cdef edgert_threadpool* pool
+    cdef object refs
+    cdef edgert_gnconv_shape s
+    cdef const float* x
+    cdef float* y
+    cdef const float* in_pwa
+    cdef const float* in_abc
+    cdef const float* dw
+    cdef const float* out
+    cdef const float* pws[8]
+    cdef float* scratch
+
+    def __init__(self, ThreadPool pool, x, y, size_t batch, size_t H, size_t W, list dims, size_t kernel,
+                 dict packed, float out_min, float out_max):
+        cdef size_t order = len(dims), dim, i
+        if not 1 <= order <= GNCONV_MAX_ORDER or kernel % 2 == 0:
+            raise ValueError(f"GnConv: order {order} (1..{GNCONV_MAX_ORDER}) and odd kernel {kernel} expected")
+        dim = dims[order - 1]
+        for i in range(order):
+            if dims[i] * (1 << (order - 1 - i)) != dim:
+                raise ValueError(f"GnConv: widths {dims} are not dim / 2^(order-1-i)")
+            self.s.dims[i] = dims[i]
+        self.s.batch, self.s.H, self.s.W, self.s.dim, self.s.order, self.s.kernel = batch, H, W, dim, order, kernel
+        self.s.out_min, self.s.out_max = out_min, out_max
+        pws = list(packed["pws"])
+        if len(pws) != order - 1:
+            raise ValueError(f"GnConv: {len(pws)} pws packings for order {order}")
+        gates = sum(dims)
+        expect_size(x, batch * H * W * dim, "input")
+        expect_size(y, batch * H * W * dim, "output")
+        expect_size(packed["in_pwa"], edgert_gemm_packed_floats(dim, dims[0]), "in_pwa")
+        expect_size(packed["in_abc"], edgert_gemm_packed_floats(dim, gates), "in_abc")
+        expect_size(packed["dw"], edgert_f32_dwconv_packed_floats(gates, kernel, kernel), "dw")
+        expect_size(packed["out"], edgert_gemm_packed_floats(dim, dim), "out")
+        for i in range(order - 1):
+            expect_size(pws[i], edgert_gemm_packed_floats(dims[i], dims[i + 1]), f"pws[{i}]")
+            self.pws[i] = f32_ptr(pws[i], f"pws[{i}]")
+        scratch = aligned_f32(edgert_gnconv_scratch_floats(&self.s))
+        self.refs = (pool, x, y, packed, pws, scratch)
+        self.pool = pool.ptr
+        self.x, self.y = f32_ptr(x, "input"), f32_ptr(y, "output")
+        self.in_pwa, self.in_abc = f32_ptr(packed["in_pwa"], "in_pwa"), f32_ptr(packed["in_abc"], "in_abc")
+        self.dw, self.out = f32_ptr(packed["dw"], "dw"), f32_ptr(packed["out"], "out")
+        self.scratch = f32_ptr(scratch, "scratch")
+
+    def __call__(self):
+        cdef int rc
+        with nogil:
+            rc = edgert_op_gnconv(self.pool, &self.s, self.x, self.in_pwa, self.in_abc, self.dw, self.pws,
+                                  self.out, self.scratch, self.y)
+        if rc != 0:
+            raise MemoryError("out of memory for gnConv scratch")
 
 
 cdef class GlobalAvgPool:

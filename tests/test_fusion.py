@@ -1,6 +1,6 @@
 """Load-time fusions: the depthwise -> 1x1 fusion (ai.edgert DepthwisePointwise), always correct
-whether the planner runs it fused (EDGERT_DWPW_FUSION=always) or as two convs (never), and constant
-scales folded into the conv before them."""
+whether the planner runs it fused (EDGERT_DWPW_FUSION=always) or as two convs (never), constant
+scales folded into the conv before them, and HorNet's gnConv as one GnConv operator."""
 from __future__ import annotations
 
 import numpy as np
@@ -71,3 +71,40 @@ def test_constant_scale_after_conv(factor_shape, folded, check_parity, random_fe
     labels = [s.label for s in sess.plan_for([t.shape for t in sess.inputs]).steps]
     assert ("Mul" not in labels) == folded, labels
     check_parity(model, random_feeds(model))
+
+
+def gnconv_model(dim, order, size, k=7, relu_after=False, seed=0):
+    """HorNet's gnConv in standard ops, as torch.onnx writes edgert.zoo.hornet.GnConv (Split sizes
+    as an input), without torch."""
+    g = GraphBuilder(seed=seed)
+    dims = [dim >> (order - 1 - i) for i in range(order)]
+    x = g.input("x", [2, dim, *size])
+    pwa, abc = g.op("Split", [conv(g, x, dim, 2 * dim, k=1), g.ints([dims[0], sum(dims)])], outputs=2, axis=1)
+    gates = g.op("Split", [conv(g, abc, sum(dims), sum(dims), k=k, group=sum(dims)), g.ints(dims)], outputs=order,
+                 axis=1)
+    gates = [gates] if order == 1 else gates
+    y = g.op("Mul", [pwa, gates[0]])
+    for i in range(order - 1):
+        y = g.op("Mul", [conv(g, y, dims[i], dims[i + 1], k=1), gates[i + 1]])
+    y = conv(g, y, dim, dim, k=1)
+    return g.model([g.op("Relu", [y]) if relu_after else y])
+
+
+@pytest.mark.parametrize("dim, order, size, k, relu_after", [
+    (16, 1, (5, 6), 7, False), (16, 2, (9, 11), 7, True), (32, 3, (8, 8), 5, False), (64, 5, (7, 13), 7, False),
+    (32, 4, (1, 1), 3, False), (8, 3, (40, 3), 7, True),
+])
+def test_gnconv_is_one_operator_and_matches_the_reference(dim, order, size, k, relu_after, random_feeds,
+                                                          run_reference, assert_matches):
+    model = gnconv_model(dim, order, size, k, relu_after, seed=order)
+    feeds = random_feeds(model)
+    results = []
+    for threads in (1, 2):
+        sess = edgert.load(model, threads=threads)
+        labels = [s.label for s in sess.plan_for([t.shape for t in sess.inputs]).steps]
+        assert [lb for lb in labels if lb.startswith("GnConv")] == [f"GnConv[order {order}, {k}x{k}]"], labels
+        assert not [lb for lb in labels if lb.startswith(("Split", "Mul", "Conv", "Relu"))], labels
+        results.append(sess.run(feeds))
+        assert_matches(results[-1], run_reference(model, feeds), what=f"{threads} threads")
+    for name, value in results[0].items():
+        np.testing.assert_array_equal(value, results[1][name])  # block sizes depend on the shape only

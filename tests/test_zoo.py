@@ -452,7 +452,40 @@ def test_gnconv_export_runs_natively_and_matches_torch(order, dim, size, tmp_pat
     sess = edgert.load(path, threads=2)
     steps = sess.plan_for([tuple(x.shape)]).steps
     assert not [s.label for s in steps if not s.native], "gnConv left a step on numpy"
-    assert [s.label for s in steps].count("Mul") == order  # the gates; `* s` is folded into the dwconv
-    assert_matches(sess.run({"images": x.numpy()}), expected, what="edgert")
+    # one fused operator (passes/gnconv.py), `* s` folded into its depthwise weights
+    assert [s.label for s in steps if s.label.startswith("GnConv")] == [f"GnConv[order {order}, 7x7]"]
+    assert not [s.label for s in steps if s.label.startswith(("Split", "Mul", "Conv"))]
+    got = sess.run({"images": x.numpy()})
+    assert_matches(got, expected, what="edgert")
     assert_matches(ort_run(path, x.numpy()), expected, what="onnxruntime")
+    # the fused operator's results do not depend on the thread count
+    np.testing.assert_array_equal(edgert.load(path, threads=1).run({"images": x.numpy()})["y"], got["y"])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_gnconv_variants_the_fusion_must_not_take_still_run_correctly(tmp_path, assert_matches):
+    """A gnConv whose gate product is also read elsewhere, or whose chain carries a ReLU, is not
+    the pattern: those graphs keep their separate steps and still match PyTorch."""
+    from edgert.zoo.hornet import GnConv
+
+    class Tapped(GnConv):
+        def forward(self, x):
+            pwa, abc = torch.split(self.proj_in(x), (self.dims[0], sum(self.dims)), dim=1)
+            gates = torch.split(self.dwconv(abc) * self.scale, self.dims, dim=1)
+            y = pwa * gates[0]
+            tap = y.mean()
+            for pw, gate in zip(self.pws, gates[1:]):
+                y = torch.relu(pw(y)) * gate
+            return self.proj_out(y) + tap
+
+    torch.manual_seed(0)
+    model = Tapped(32, order=3, s=1.0 / 3).eval()
+    x = torch.randn(1, 32, 9, 8)
+    path = str(tmp_path / "tapped.onnx")
+    torch.onnx.export(model, (x,), path, input_names=["images"], output_names=["y"], opset_version=18, dynamo=False)
+    sess = edgert.load(path, threads=2)
+    labels = [s.label for s in sess.plan_for([tuple(x.shape)]).steps]
+    assert not [lb for lb in labels if lb.startswith("GnConv")], labels
+    with torch.no_grad():
+        assert_matches(sess.run({"images": x.numpy()}), {"y": model(x).numpy()}, what="edgert")
 

@@ -4,8 +4,8 @@
 #      and qemu-aarch64 are there, or can be installed) as aarch64 under qemu, in the background;
 #   2. the Python extension built with meson's -Dsanitizers=true into its own build directory and
 #      install target, so the normal (editable) install is untouched;
-#   3. a representative pytest subset (parity, runtime, fuzz, concurrency, sequence and LM kernels) on that build, with libasan preloaded
-#      into CPython.
+#   3. a representative pytest subset (parity, runtime, fuzz, concurrency, sequence and LM kernels,
+#      fusions) on that build, with libasan preloaded into CPython.
 #
 #   tools/sanitize.sh                     everything
 #   tools/sanitize.sh -k conv             extra arguments go to pytest
@@ -110,5 +110,6 @@ echo "== pytest on the sanitized build"
 LD_PRELOAD="$preload" "$python" -m pytest -q -p no:cacheprovider --rootdir "$root" -c "$root/pyproject.toml" \
   "$root/tests/test_parity_ops.py" "$root/tests/test_runtime.py" "$root/tests/test_fuzz.py" \
   "$root/tests/test_concurrency.py" "$root/tests/test_sequence_ops.py" "$root/tests/test_lm_native.py" \
+  "$root/tests/test_fusion.py" \
   --deselect tests/test_runtime.py::test_litert_backend_on_onnx_file "$@"  # node ids are relative to --rootdir
 echo "== sanitize: no ASan/UBSan reports"

@@ -429,71 +429,71 @@ static inline edgert_qs8_output_params tester_random_output_params(void) {
 #if EDGERT_ARCH_X86_64
 #include <immintrin.h>
 
-/* This core's clock right now (it varies with load and boost), in GHz: a chain of dependent
- * register-register adds retires one add per cycle (add-immediate chains do not: Golden Cove's
- * renamer folds them, which read as a 12 GHz clock). Best of many runs. */
-static inline double tester_x86_clock_ghz(void) {
+/* Best seconds per instruction over 100 timed bursts of `burst(n)`, which runs `per_iteration`
+ * instructions in each of its n iterations. */
+static inline double tester_best_per_instruction(void (*burst)(size_t), size_t n, double per_iteration) {
   double best = 1e30;
   for (int rep = 0; rep < 100; rep++) {
-    unsigned long x = 0, one = 1;
-    const size_t n = 100000;
     const double t0 = tester_now();
-    for (size_t i = 0; i < n; i++)
-      __asm__ volatile("add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0" : "+r"(x) : "r"(one));
-    const double dt = (tester_now() - t0) / (4.0 * (double)n);
+    burst(n);
+    const double dt = (tester_now() - t0) / (per_iteration * (double)n);
     if (dt < best) best = dt;
   }
-  return 1e-9 / best;
+  return best;
 }
 
-/* vpmaddwd instructions per cycle this core sustains (Zen3: 2): 12 independent chains, in
- * assembly so nothing but vpmaddwd runs. Times 16 int16 MACs each = the int8 GEMM's MAC peak
- * per cycle without VNNI (every vpmaddwd of a real kernel also needs a vpaddd into an int32
- * accumulator, which runs on other ports). */
+/* Dependent register-register adds retire one per cycle (add-immediate chains do not: Golden
+ * Cove's renamer folds them, which read as a 12 GHz clock). */
+static void tester_add_chain(size_t n) {
+  unsigned long x = 0, one = 1;
+  for (size_t i = 0; i < n; i++)
+    __asm__ volatile("add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0" : "+r"(x) : "r"(one));
+}
+
+/* 12 independent vpmaddwd chains, in assembly so nothing else runs. */
+static void tester_madd_chains(size_t n) {
+  for (size_t i = 0; i < n; i++)
+    __asm__ volatile(
+        "vpmaddwd %%ymm15, %%ymm0, %%ymm0\n\tvpmaddwd %%ymm15, %%ymm1, %%ymm1\n\t"
+        "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\tvpmaddwd %%ymm15, %%ymm3, %%ymm3\n\t"
+        "vpmaddwd %%ymm15, %%ymm4, %%ymm4\n\tvpmaddwd %%ymm15, %%ymm5, %%ymm5\n\t"
+        "vpmaddwd %%ymm15, %%ymm6, %%ymm6\n\tvpmaddwd %%ymm15, %%ymm7, %%ymm7\n\t"
+        "vpmaddwd %%ymm15, %%ymm8, %%ymm8\n\tvpmaddwd %%ymm15, %%ymm9, %%ymm9\n\t"
+        "vpmaddwd %%ymm15, %%ymm10, %%ymm10\n\tvpmaddwd %%ymm15, %%ymm11, %%ymm11\n\t"
+        ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm15");
+}
+
+/* 12 independent 512-bit vpdpbusd chains (only called where the CPU has AVX512-VNNI). */
+static void tester_dpbusd_chains(size_t n) {
+  for (size_t i = 0; i < n; i++)
+    __asm__ volatile(
+        "vpdpbusd %%zmm15, %%zmm14, %%zmm0\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm1\n\t"
+        "vpdpbusd %%zmm15, %%zmm14, %%zmm2\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm3\n\t"
+        "vpdpbusd %%zmm15, %%zmm14, %%zmm4\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm5\n\t"
+        "vpdpbusd %%zmm15, %%zmm14, %%zmm6\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm7\n\t"
+        "vpdpbusd %%zmm15, %%zmm14, %%zmm8\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm9\n\t"
+        "vpdpbusd %%zmm15, %%zmm14, %%zmm10\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm11\n\t"
+        ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm14", "xmm15");
+}
+
+/* This core's clock right now (it varies with load and boost), in GHz. */
+static inline double tester_x86_clock_ghz(void) {
+  return 1e-9 / tester_best_per_instruction(tester_add_chain, 100000, 4.0);
+}
+
+/* vpmaddwd instructions per cycle this core sustains (Zen3: 2). Times 16 int16 MACs each = the
+ * int8 GEMM's MAC peak per cycle without VNNI (every vpmaddwd of a real kernel also needs a
+ * vpaddd into an int32 accumulator, which runs on other ports). */
 static inline double tester_avx2_madd_per_cycle(double clock_ghz) {
-  double best = 1e30;
-  for (int rep = 0; rep < 100; rep++) {
-    const size_t n = 20000;
-    const double t0 = tester_now();
-    for (size_t i = 0; i < n; i++) {
-      __asm__ volatile(
-          "vpmaddwd %%ymm15, %%ymm0, %%ymm0\n\tvpmaddwd %%ymm15, %%ymm1, %%ymm1\n\t"
-          "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\tvpmaddwd %%ymm15, %%ymm3, %%ymm3\n\t"
-          "vpmaddwd %%ymm15, %%ymm4, %%ymm4\n\tvpmaddwd %%ymm15, %%ymm5, %%ymm5\n\t"
-          "vpmaddwd %%ymm15, %%ymm6, %%ymm6\n\tvpmaddwd %%ymm15, %%ymm7, %%ymm7\n\t"
-          "vpmaddwd %%ymm15, %%ymm8, %%ymm8\n\tvpmaddwd %%ymm15, %%ymm9, %%ymm9\n\t"
-          "vpmaddwd %%ymm15, %%ymm10, %%ymm10\n\tvpmaddwd %%ymm15, %%ymm11, %%ymm11\n\t"
-          ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm15");
-    }
-    const double dt = (tester_now() - t0) / (12.0 * (double)n);
-    if (dt < best) best = dt;
-  }
-  return 1e-9 / best / clock_ghz;
+  return 1e-9 / tester_best_per_instruction(tester_madd_chains, 20000, 12.0) / clock_ghz;
 }
 
 /* 512-bit vpdpbusd instructions per cycle (Intel since Ice Lake: 1 or 2 by port count; Zen 4:
- * 1), 12 independent chains as above; 64 u8 x s8 MACs each. */
+ * 1); 64 u8 x s8 MACs each. */
 static inline double tester_vnni_dpbusd_per_cycle(double clock_ghz) {
-  double best = 1e30;
-  for (int rep = 0; rep < 100; rep++) {
-    const size_t n = 20000;
-    const double t0 = tester_now();
-    for (size_t i = 0; i < n; i++) {
-      __asm__ volatile(
-          "vpdpbusd %%zmm15, %%zmm14, %%zmm0\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm1\n\t"
-          "vpdpbusd %%zmm15, %%zmm14, %%zmm2\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm3\n\t"
-          "vpdpbusd %%zmm15, %%zmm14, %%zmm4\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm5\n\t"
-          "vpdpbusd %%zmm15, %%zmm14, %%zmm6\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm7\n\t"
-          "vpdpbusd %%zmm15, %%zmm14, %%zmm8\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm9\n\t"
-          "vpdpbusd %%zmm15, %%zmm14, %%zmm10\n\tvpdpbusd %%zmm15, %%zmm14, %%zmm11\n\t"
-          ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm14", "xmm15");
-    }
-    const double dt = (tester_now() - t0) / (12.0 * (double)n);
-    if (dt < best) best = dt;
-  }
-  return 1e-9 / best / clock_ghz;
+  return 1e-9 / tester_best_per_instruction(tester_dpbusd_chains, 20000, 12.0) / clock_ghz;
 }
 
 /* This core's int8 MAC peak in GMAC/s, printed with how it was found: 512-bit vpdpbusd where

@@ -1,8 +1,9 @@
 """Load-time rewrites: 1-D convs as 2-D, BatchNorm and constant scales folded into Conv,
 x*sigmoid(x) -> Swish, x*HardSigmoid(x) -> HardSwish, SKA written in standard ops -> the SKA
-operator (passes/ska.py), MatMul+Add -> MatMul with bias, and Relu/Relu6/Clip fused into the
-producer as an output clamp (attribute `edgert_clamp`). Shape-dependent work (constant folding of
-Shape chains, layouts) happens in the planner."""
+operator (passes/ska.py), MatMul+Add -> MatMul with bias, Relu/Relu6/Clip fused into the
+producer as an output clamp (attribute `edgert_clamp`), HorNet's gnConv -> one GnConv operator
+(passes/gnconv.py) and depthwise -> 1x1 -> DepthwisePointwise. Shape-dependent work (constant
+folding of Shape chains, layouts) happens in the planner."""
 from __future__ import annotations
 
 import math
@@ -10,11 +11,10 @@ import math
 import numpy as np
 
 from edgert.ir import Graph, Node
+from edgert.passes.gnconv import fuse_gnconv
+from edgert.passes.match import EDGERT_DOMAIN, const_value, is_depthwise, is_op, is_pointwise, single_consumer
 from edgert.passes.quantize import clamp_bounds, fold_qdq
 from edgert.passes.ska import fuse_portable_ska
-
-# Domain of the fused operators these passes create.
-EDGERT_DOMAIN = "ai.edgert"
 
 # Producers whose native kernels apply an output clamp for free.
 CLAMP_PRODUCERS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div",
@@ -30,35 +30,19 @@ def optimize(graph: Graph) -> Graph:
     fuse_gating(graph)
     fuse_matmul_bias(graph)
     fuse_clamp(graph)
+    fuse_gnconv(graph)  # before fuse_depthwise_pointwise, which would take its depthwise conv's reader
     fuse_depthwise_pointwise(graph)
     graph.remove_dead_nodes()
     return graph
-
-
-def _single_consumer(graph: Graph, name: str, users) -> Node | None:
-    """The only node reading `name`, when it is not also a graph output."""
-    readers = users.get(name, [])
-    if len(readers) != 1 or name in graph.output_names:
-        return None
-    return readers[0]
-
-
-def _is(node: Node, *op_types: str) -> bool:
-    """node is one of the standard ONNX operators op_types (not a same-named op of another domain)."""
-    return node.domain == "" and node.op_type in op_types
-
-
-def _const(graph: Graph, name: str):
-    return graph.constants.get(name) if name else None
 
 
 def conv1d_as_2d(graph: Graph) -> None:
     """Conv/ConvTranspose/pools over [N, C, L] become 2-D ops over [N, C, 1, L]."""
     out: list[Node] = []
     for node in graph.nodes:
-        weights = _const(graph, node.inputs[1]) if _is(node, "Conv", "ConvTranspose") and len(node.inputs) > 1 else None
+        weights = const_value(graph, node.inputs[1]) if is_op(node, "Conv", "ConvTranspose") and len(node.inputs) > 1 else None
         is_1d = (weights is not None and weights.ndim == 3) or (
-            _is(node, "MaxPool", "AveragePool") and len(node.attr("kernel_shape", [])) == 1)
+            is_op(node, "MaxPool", "AveragePool") and len(node.attr("kernel_shape", [])) == 1)
         if not is_1d or len([o for o in node.outputs if o]) != 1:
             out.append(node)
             continue
@@ -88,17 +72,17 @@ def fold_batchnorm_into_conv(graph: Graph) -> None:
     users = graph.consumers()
     removed = set()
     for node in graph.nodes:
-        if not _is(node, "Conv") or len(node.inputs) < 2:
+        if not is_op(node, "Conv") or len(node.inputs) < 2:
             continue
-        bn = _single_consumer(graph, node.outputs[0], users)
-        if (bn is None or not _is(bn, "BatchNormalization") or bn.attr("training_mode", 0)
+        bn = single_consumer(graph, node.outputs[0], users)
+        if (bn is None or not is_op(bn, "BatchNormalization") or bn.attr("training_mode", 0)
                 or len([o for o in bn.outputs if o]) != 1):
             continue
-        weights = _const(graph, node.inputs[1])
-        params = [_const(graph, n) for n in bn.inputs[1:5]]
+        weights = const_value(graph, node.inputs[1])
+        params = [const_value(graph, n) for n in bn.inputs[1:5]]
         if weights is None or any(p is None for p in params) or weights.dtype != np.float32:
             continue
-        bias = _const(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+        bias = const_value(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
         scale, shift, mean, var = (np.asarray(p, np.float64) for p in params)
         mul = scale / np.sqrt(var + bn.attr("epsilon", 1e-5))
         w = (weights.astype(np.float64) * mul.reshape((-1,) + (1,) * (weights.ndim - 1))).astype(np.float32)
@@ -118,13 +102,13 @@ def fold_scale_into_conv(graph: Graph) -> None:
     users = graph.consumers()
     removed = set()
     for node in graph.nodes:
-        weights = _const(graph, node.inputs[1]) if _is(node, "Conv") and len(node.inputs) > 1 else None
+        weights = const_value(graph, node.inputs[1]) if is_op(node, "Conv") and len(node.inputs) > 1 else None
         if weights is None or weights.dtype != np.float32:
             continue
-        mul = _single_consumer(graph, node.outputs[0], users)
-        if mul is None or not _is(mul, "Mul") or len(mul.inputs) != 2:
+        mul = single_consumer(graph, node.outputs[0], users)
+        if mul is None or not is_op(mul, "Mul") or len(mul.inputs) != 2:
             continue
-        factor = _const(graph, mul.inputs[1] if mul.inputs[0] == node.outputs[0] else mul.inputs[0])
+        factor = const_value(graph, mul.inputs[1] if mul.inputs[0] == node.outputs[0] else mul.inputs[0])
         # the factor must broadcast to one value per output channel without growing the conv's output
         channel_shape = (1, weights.shape[0]) + (1,) * (weights.ndim - 2)
         if factor is None or factor.dtype != np.float32 or factor.ndim > weights.ndim:
@@ -135,7 +119,7 @@ def fold_scale_into_conv(graph: Graph) -> None:
         except ValueError:
             continue
         per_channel = np.broadcast_to(factor, channel_shape).reshape(-1)
-        bias = _const(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+        bias = const_value(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
         if len(node.inputs) > 2 and node.inputs[2] and bias is None:
             continue
         w_name, b_name = f"{node.name}:w_scaled", f"{node.name}:b_scaled"
@@ -148,7 +132,7 @@ def fold_scale_into_conv(graph: Graph) -> None:
 
 
 def _is_hardswish_gate(graph: Graph, node: Node) -> bool:
-    return (_is(node, "HardSigmoid") and math.isclose(node.attr("alpha", 0.2), 1 / 6, rel_tol=1e-5)
+    return (is_op(node, "HardSigmoid") and math.isclose(node.attr("alpha", 0.2), 1 / 6, rel_tol=1e-5)
             and math.isclose(node.attr("beta", 0.5), 0.5, rel_tol=1e-6))
 
 
@@ -158,13 +142,13 @@ def fuse_gating(graph: Graph) -> None:
     producers = graph.producers()
     removed = set()
     for node in graph.nodes:
-        if not _is(node, "Mul") or len(node.inputs) != 2:
+        if not is_op(node, "Mul") or len(node.inputs) != 2:
             continue
         for gate_in, other in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
             gate = producers.get(gate_in)
-            if gate is None or gate.inputs[0] != other or _single_consumer(graph, gate_in, users) is not node:
+            if gate is None or gate.inputs[0] != other or single_consumer(graph, gate_in, users) is not node:
                 continue
-            if _is(gate, "Sigmoid"):
+            if is_op(gate, "Sigmoid"):
                 fused = "Swish"
             elif _is_hardswish_gate(graph, gate):
                 fused = "HardSwish"
@@ -180,14 +164,14 @@ def fuse_matmul_bias(graph: Graph) -> None:
     users = graph.consumers()
     removed = set()
     for node in graph.nodes:
-        if not _is(node, "MatMul") or _const(graph, node.inputs[1]) is None:
+        if not is_op(node, "MatMul") or const_value(graph, node.inputs[1]) is None:
             continue
-        weights = _const(graph, node.inputs[1])
-        add = _single_consumer(graph, node.outputs[0], users)
-        if weights.ndim != 2 or add is None or not _is(add, "Add"):
+        weights = const_value(graph, node.inputs[1])
+        add = single_consumer(graph, node.outputs[0], users)
+        if weights.ndim != 2 or add is None or not is_op(add, "Add"):
             continue
         other = add.inputs[1] if add.inputs[0] == node.outputs[0] else add.inputs[0]
-        bias = _const(graph, other)
+        bias = const_value(graph, other)
         if bias is None or bias.size != weights.shape[1] or bias.shape[-1] != weights.shape[1] or bias.dtype != np.float32:
             continue
         node.attrs["edgert_bias"] = bias.reshape(-1)
@@ -205,9 +189,9 @@ def fuse_clamp(graph: Graph) -> None:
         if bounds is None:
             continue
         producer = producers.get(node.inputs[0])
-        if (producer is None or not _is(producer, *CLAMP_PRODUCERS) or id(producer) in removed
+        if (producer is None or not is_op(producer, *CLAMP_PRODUCERS) or id(producer) in removed
                 or len([o for o in producer.outputs if o]) != 1
-                or _single_consumer(graph, node.inputs[0], users) is not node):
+                or single_consumer(graph, node.inputs[0], users) is not node):
             continue
         lo, hi = producer.attr("edgert_clamp", (-math.inf, math.inf))
         producer.attrs["edgert_clamp"] = (max(lo, bounds[0]), min(hi, bounds[1]))
@@ -217,30 +201,16 @@ def fuse_clamp(graph: Graph) -> None:
     graph.nodes = [n for n in graph.nodes if id(n) not in removed]
 
 
-def _is_depthwise(graph: Graph, node: Node) -> bool:
-    w = _const(graph, node.inputs[1]) if _is(node, "Conv") and len(node.inputs) > 1 else None
-    return (w is not None and w.ndim == 4 and w.shape[1] == 1 and node.attr("group", 1) == w.shape[0]
-            and w.dtype == np.float32)
-
-
-def _is_pointwise(graph: Graph, node: Node) -> bool:
-    w = _const(graph, node.inputs[1]) if _is(node, "Conv") and len(node.inputs) > 1 else None
-    return (w is not None and w.ndim == 4 and w.shape[2:] == (1, 1) and node.attr("group", 1) == 1
-            and w.dtype == np.float32 and all(v == 1 for v in node.attr("strides", [1, 1]))
-            and not any(node.attr("pads", [0, 0, 0, 0])) and node.attr("auto_pad", "NOTSET") in ("NOTSET", "VALID")
-            and (len(node.inputs) < 3 or not node.inputs[2] or _const(graph, node.inputs[2]) is not None))
-
-
 def fuse_depthwise_pointwise(graph: Graph) -> None:
     """Depthwise conv -> 1x1 conv (MobileNet's dw -> project) becomes one ai.edgert node whose
     kernel keeps the depthwise output in cache instead of writing it out."""
     users = graph.consumers()
     removed = set()
     for node in graph.nodes:
-        if not _is_depthwise(graph, node) or id(node) in removed:
+        if not is_depthwise(graph, node) or id(node) in removed:
             continue
-        pw = _single_consumer(graph, node.outputs[0], users)
-        if pw is None or not _is_pointwise(graph, pw) or _const(graph, pw.inputs[1]).shape[1] != _const(graph, node.inputs[1]).shape[0]:
+        pw = single_consumer(graph, node.outputs[0], users)
+        if pw is None or not is_pointwise(graph, pw) or const_value(graph, pw.inputs[1]).shape[1] != const_value(graph, node.inputs[1]).shape[0]:
             continue
         dw_bias = node.inputs[2] if len(node.inputs) > 2 else ""
         pw_bias = pw.inputs[2] if len(pw.inputs) > 2 else ""

@@ -268,6 +268,40 @@ def lower_depthwise_pointwise(p: Planner, node: Node, ins):
     return [y]
 
 
+@lowering("GnConv", domain=EDGERT_DOMAIN)
+def lower_gnconv(p: Planner, node: Node, ins):
+    """ai.edgert fused node (passes.gnconv): HorNet's gnConv on one native operator."""
+    x = ins[0]
+    dims, k = [int(d) for d in node.attr("dims")], int(node.attr("kernel_size"))
+    order, dim = len(dims), dims[-1]
+    if not _is_f32_runtime(x) or len(x.shape) != 4 or x.shape[1] != dim:
+        raise UnsupportedOperatorError(node.op_type, node.name, f"input {x.shape} is not an fp32 [N, {dim}, H, W] tensor")
+    weights, biases = ([None if v is None else v.const for v in ins[i::2]] for i in (1, 2))
+    key = ("gnconv", node.name)
+    if key not in p.weights:
+        def pointwise(w, b):  # [C_out, C_in, 1, 1] -> the GEMM's [K, N]
+            return K.gemm_pack(w.reshape(w.shape[0], -1).T, b)
+
+        w_in, b_in = weights[0], biases[0] if biases[0] is not None else np.zeros(weights[0].shape[0], np.float32)
+        d0 = dims[0]
+        p.weights[key] = {"in_pwa": pointwise(w_in[:d0], b_in[:d0]), "in_abc": pointwise(w_in[d0:], b_in[d0:]),
+                          "dw": K.dwconv_pack(weights[1], biases[1]),
+                          "pws": [pointwise(w, b) for w, b in zip(weights[2:-1], biases[2:-1])],
+                          "out": pointwise(weights[-1], biases[-1])}
+    packed = p.weights[key]
+    n, _, h, wd = x.shape
+    x = p.as_layout(x, NHWC)
+    y = p.new_value(node.outputs[0], (n, dim, h, wd), F32, NHWC)
+    lo, hi = _clamp(node)
+
+    def build(views):
+        return K.GnConv(p.pool, views[x], views[y], n, h, wd, dims, k, packed, lo, hi)
+
+    macs = n * h * wd * (2 * dim * dim + sum(dims) * k * k + sum(a * b for a, b in zip(dims, dims[1:])) + dim * dim)
+    p.emit(StepSpec(f"GnConv[order {order}, {k}x{k}]", node.name, [x], [y], build, macs=macs))
+    return [y]
+
+
 @lowering("ConvTranspose")
 def lower_conv_transpose(p: Planner, node: Node, ins):
     operands = _conv_operands(node, ins)

@@ -48,6 +48,28 @@ int edgert_op_dwconv_pw(edgert_threadpool* pool, const edgert_conv_shape* dw, co
                         const float* dw_packed, const float* pw_packed, size_t pw_cout,
                         float pw_min, float pw_max, float* output);
 
+/* HorNet's recursive gated convolution (gnConv) of order n on x [batch, H, W, dim], as one
+ * operator: proj_in (1x1, dim -> 2 dim) split into pwa (dims[0] channels) and abc (sum(dims)),
+ * a KxK depthwise conv of abc (stride 1, 'same' pads; HorNet's `* s` folded into its weights)
+ * giving the gates, then y = pwa * gate_0, y = pws_i(y) * gate_(i+1) for i < n - 1, and
+ * proj_out (1x1, dim -> dim). dims[i] = dim / 2^(n-1-i). The two 1x1 convs of proj_in write pwa
+ * and abc where they are used (no Split copies), and the gating chain with proj_out runs a block
+ * of pixels at a time in an L2-sized scratch, so its n intermediates never go to memory.
+ * scratch: edgert_gnconv_scratch_floats(s). Packings: edgert_gemm_pack for every 1x1 (in_pwa:
+ * dim -> dims[0], in_abc: dim -> sum(dims), pws[i]: dims[i] -> dims[i+1], out: dim -> dim, with
+ * their biases), edgert_f32_dwconv_pack for the depthwise. out_min / out_max clamp the result. */
+#define EDGERT_GNCONV_MAX_ORDER 8
+typedef struct {
+  size_t batch, H, W, dim, order, kernel;
+  size_t dims[EDGERT_GNCONV_MAX_ORDER];
+  float out_min, out_max;
+} edgert_gnconv_shape;
+
+size_t edgert_gnconv_scratch_floats(const edgert_gnconv_shape* s);
+int edgert_op_gnconv(edgert_threadpool* pool, const edgert_gnconv_shape* s, const float* input,
+                     const float* in_pwa, const float* in_abc, const float* dw,
+                     const float* const* pws, const float* out, float* scratch, float* output);
+
 /* ConvTranspose: input [batch,H,W,C_in] -> output [batch,OH,OW,C_out]. packed holds one GEMM
  * packing per group with K = C_in/groups, N = KH*KW*C_out/groups ordered (ky, kx, c);
  * bias [C_out] or NULL. Pads/strides/dilations as in edgert_conv_shape (OH/OW precomputed). */

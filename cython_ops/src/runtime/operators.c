@@ -364,6 +364,96 @@ int edgert_op_dwconv_pw(edgert_threadpool* pool, const edgert_conv_shape* dw, co
   return t.failed ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- gnConv */
+
+/* Pixels per block of the gating chain: two ping-pong buffers of `dim` floats per pixel stay in L2. */
+#define GNCONV_BLOCK_FLOATS (32 * 1024)
+
+typedef struct {
+  const edgert_gnconv_shape* s;
+  const float *pwa, *gates;
+  const float* const* pws;
+  const float* out;
+  float* output;
+  size_t pixels, block, gate_channels;
+  edgert_f32_gemm_fn gemm;
+  edgert_f32_vbinary_fn mul;
+  int failed;
+} gnconv_task;
+
+static size_t gnconv_gate_channels(const edgert_gnconv_shape* s) {
+  size_t c = 0;
+  for (size_t i = 0; i < s->order; i++) c += s->dims[i];
+  return c;
+}
+
+size_t edgert_gnconv_scratch_floats(const edgert_gnconv_shape* s) {
+  const size_t pixels = s->batch * s->H * s->W;
+  return pixels * (s->dims[0] + 2 * gnconv_gate_channels(s)); /* pwa, abc, gates */
+}
+
+/* y[p, c] = a[p, c] * gate[p, c] for `pixels` rows of `channels` (row strides ld_a, ld_gate;
+ * y dense), on the dispatched vector multiply. */
+static void gate_rows(edgert_f32_vbinary_fn mul, size_t pixels, size_t channels, const float* a, size_t ld_a,
+                      const float* gate, size_t ld_gate, float* y) {
+  const edgert_f32_minmax_params none = {-INFINITY, INFINITY};
+  for (size_t p = 0; p < pixels; p++) mul(channels, a + p * ld_a, gate + p * ld_gate, y + p * channels, &none);
+}
+
+static void gnconv_blocks(void* ctx, size_t start, size_t end) {
+  gnconv_task* t = (gnconv_task*)ctx;
+  const edgert_gnconv_shape* s = t->s;
+  float* buf = malloc(2 * t->block * s->dim * sizeof(float));
+  if (buf == NULL) {
+    t->failed = 1;
+    return;
+  }
+  const edgert_f32_minmax_params none = {-INFINITY, INFINITY}, out = {s->out_min, s->out_max};
+  for (size_t i = start; i < end; i++) {
+    const size_t p0 = i * t->block, n = edgert_min_sz(t->block, t->pixels - p0);
+    const float* gate = t->gates + p0 * t->gate_channels;
+    float *y = buf, *next = buf + t->block * s->dim;
+    const size_t d0 = s->dims[0];
+    gate_rows(t->mul, n, d0, t->pwa + p0 * d0, d0, gate, t->gate_channels, y);
+    size_t offset = d0;
+    for (size_t k = 0; k + 1 < s->order; k++) {
+      const size_t cin = s->dims[k], cout = s->dims[k + 1];
+      t->gemm(n, cout, cin, y, cin, t->pws[k], next, cout, &none);
+      gate_rows(t->mul, n, cout, next, cout, gate + offset, t->gate_channels, next);
+      offset += cout;
+      float* swap = y;
+      y = next;
+      next = swap;
+    }
+    t->gemm(n, s->dim, s->dim, y, s->dim, t->out, t->output + p0 * s->dim, s->dim, &out);
+  }
+  free(buf);
+}
+
+int edgert_op_gnconv(edgert_threadpool* pool, const edgert_gnconv_shape* s, const float* input,
+                     const float* in_pwa, const float* in_abc, const float* dw,
+                     const float* const* pws, const float* out, float* scratch, float* output) {
+  const size_t pixels = s->batch * s->H * s->W, d0 = s->dims[0], gc = gnconv_gate_channels(s);
+  float* pwa = scratch;
+  float* abc = pwa + pixels * d0;
+  float* gates = abc + pixels * gc;
+  edgert_op_gemm(pool, pixels, d0, s->dim, input, s->dim, in_pwa, pwa, d0, -INFINITY, INFINITY);
+  edgert_op_gemm(pool, pixels, gc, s->dim, input, s->dim, in_abc, abc, gc, -INFINITY, INFINITY);
+  const size_t pad = s->kernel / 2;
+  const edgert_conv_shape cs = {.batch = s->batch, .H = s->H, .W = s->W, .C_in = gc, .OH = s->H, .OW = s->W,
+                                .C_out = gc, .groups = gc, .KH = s->kernel, .KW = s->kernel, .SH = 1, .SW = 1,
+                                .DH = 1, .DW = 1, .pad_top = pad, .pad_left = pad, .min = -INFINITY,
+                                .max = INFINITY};
+  edgert_op_dwconv2d(pool, &cs, abc, dw, gates);
+  gnconv_task t = {.s = s, .pwa = pwa, .gates = gates, .pws = pws, .out = out, .output = output,
+                   .pixels = pixels, .gate_channels = gc, .gemm = edgert_dispatch()->gemm,
+                   .mul = edgert_dispatch()->binary[EDGERT_BINARY_MUL].vv};
+  /* Block size from the shape only: results never depend on the thread count. */
+  t.block = edgert_max_sz(1, GNCONV_BLOCK_FLOATS / (2 * s->dim));
+  edgert_threadpool_parallelize(pool, gnconv_blocks, &t, edgert_divide_round_up(pixels, t.block), 1);
+  return t.failed ? -1 : 0;
+}
+
 /* ---------------------------------------------------------------- ConvTranspose */
 
 int edgert_op_conv_transpose2d(edgert_threadpool* pool, const edgert_conv_shape* s,
