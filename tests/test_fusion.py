@@ -108,3 +108,14 @@ def test_gnconv_is_one_operator_and_matches_the_reference(dim, order, size, k, r
         assert_matches(results[-1], run_reference(model, feeds), what=f"{threads} threads")
     for name, value in results[0].items():
         np.testing.assert_array_equal(value, results[1][name])  # block sizes depend on the shape only
+
+
+def test_gnconv_fusion_can_be_turned_off(monkeypatch, random_feeds, assert_matches):
+    model = gnconv_model(32, 3, (6, 7), seed=3)
+    feeds = random_feeds(model)
+    fused = edgert.load(model, threads=1).run(feeds)
+    monkeypatch.setenv("EDGERT_GNCONV_FUSION", "never")
+    sess = edgert.load(model, threads=1)
+    labels = [s.label for s in sess.plan_for([t.shape for t in sess.inputs]).steps]
+    assert not [lb for lb in labels if lb.startswith("GnConv")] and labels.count("Mul") == 3, labels
+    assert_matches(sess.run(feeds), fused, what="unfused vs fused")

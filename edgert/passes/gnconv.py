@@ -6,8 +6,10 @@ of the second part (HorNet's `* s` already folded into it by fold_scale_into_con
 [dims] -> Mul(pwa, gate_0) -> {1x1 Conv pws_i -> Mul(., gate_(i+1))} x (order - 1) -> proj_out
 (1x1 Conv, dim -> dim), dims[i] = dim / 2^(order-1-i). Every intermediate must have that one
 reader, every weight be a float32 constant, and only proj_out may carry a fused clamp; anything
-else stays as it is."""
+else stays as it is. EDGERT_GNCONV_FUSION=never keeps the separate steps (for comparisons)."""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -88,6 +90,8 @@ def fuse_gnconv(graph: Graph) -> None:
     """Rewrites every gnConv found (see the module docstring) into one GnConv node with inputs
     [x, proj_in W, b, dw W, b, pws_0 W, b, ..., proj_out W, b] (absent biases as "") and
     attributes dims, kernel_size and proj_out's clamp."""
+    if os.environ.get("EDGERT_GNCONV_FUSION", "auto") == "never":
+        return
     users = graph.consumers()
     removed = set()
     for node in list(graph.nodes):
