@@ -20,7 +20,7 @@ cdef extern from *:
     #include "edgert/cpu.h"
     #include "edgert/dispatch.h"
 
-    enum { BENCH_SCALAR = 0, BENCH_AVX2 = 1, BENCH_NEON = 2 };
+    enum { BENCH_SCALAR = 0, BENCH_AVX2 = 1, BENCH_NEON = 2, BENCH_AVX512 = 3 };
     enum { BENCH_GEMM = 0, BENCH_CONV_STEM, BENCH_DWCONV, BENCH_MAXPOOL, BENCH_AVGPOOL,
            BENCH_GLOBAL_AVGPOOL, BENCH_UNARY, BENCH_PRELU, BENCH_BINARY };
     enum { BENCH_VV = 0, BENCH_VC = 1, BENCH_RVC = 2 };
@@ -103,6 +103,9 @@ cdef extern from *:
       {.kind = BENCH_GEMM, .name = "f32_gemm_6x16__avx2", .isa = BENCH_AVX2,
        .mr = EDGERT_F32_GEMM_6X16__AVX2_MR, .nr = EDGERT_F32_GEMM_6X16__AVX2_NR,
        .gemm = edgert_f32_gemm_6x16__avx2},
+      {.kind = BENCH_GEMM, .name = "f32_gemm_8x32__avx512vnni", .isa = BENCH_AVX512,
+       .mr = EDGERT_F32_GEMM_8X32__AVX512_MR, .nr = EDGERT_F32_GEMM_8X32__AVX512_NR,
+       .gemm = edgert_f32_gemm_8x32__avx512vnni},
     #endif
     #if EDGERT_ARCH_ARM64
       {.kind = BENCH_GEMM, .name = "f32_gemm_8x8__neon", .isa = BENCH_NEON,
@@ -135,14 +138,14 @@ cdef extern from *:
     static const bench_variant* bench_variant_at(size_t i) { return &bench_variants[i]; }
 
     static const char* bench_isa_name(int isa) {
-      return isa == BENCH_AVX2 ? "avx2" : isa == BENCH_NEON ? "neon" : "scalar";
+      return isa == BENCH_AVX2 ? "avx2" : isa == BENCH_NEON ? "neon" : isa == BENCH_AVX512 ? "avx512vnni" : "scalar";
     }
 
     /* What edgert_cpu() allows, so EDGERT_KERNELS=scalar also stops SIMD variants here. */
     static int bench_runnable(const bench_variant* v) {
       const edgert_cpu_features* cpu = edgert_cpu();
       return v->isa == BENCH_SCALAR || (v->isa == BENCH_AVX2 && cpu->avx2_fma) ||
-             (v->isa == BENCH_NEON && cpu->neon);
+             (v->isa == BENCH_AVX512 && cpu->avx512_vnni) || (v->isa == BENCH_NEON && cpu->neon);
     }
 
     /* Whether the dispatch table hands out this very function for a case of this kind

@@ -453,7 +453,7 @@ def test_bench_covers_every_variant_the_dispatch_headers_declare():
 
     include = pathlib.Path(__file__).resolve().parents[1] / "cython_ops" / "include" / "edgert"
     families = re.findall(r'#include "edgert/(f32-[\w-]+)\.h"', (include / "dispatch.h").read_text())
-    isas = {"scalar"} | ({"avx2"} if platform.machine() in ("x86_64", "AMD64") else set()) \
+    isas = {"scalar"} | ({"avx2", "avx512vnni"} if platform.machine() in ("x86_64", "AMD64") else set()) \
         | ({"neon"} if platform.machine() in ("aarch64", "arm64") else set())
     declared = set()
     for family in families:

@@ -21,6 +21,8 @@ static const variant variants[] = {
 #if EDGERT_ARCH_X86_64
     {"6x16__avx2", edgert_f32_gemm_6x16__avx2, EDGERT_F32_GEMM_6X16__AVX2_MR,
      EDGERT_F32_GEMM_6X16__AVX2_NR, tester_simd_available},
+    {"8x32__avx512vnni", edgert_f32_gemm_8x32__avx512vnni, EDGERT_F32_GEMM_8X32__AVX512_MR,
+     EDGERT_F32_GEMM_8X32__AVX512_NR, tester_has_avx512_vnni},
 #endif
 #if EDGERT_ARCH_ARM64
     {"8x8__neon", edgert_f32_gemm_8x8__neon, EDGERT_F32_GEMM_8X8__NEON_MR,

@@ -24,6 +24,8 @@
 #define EDGERT_F32_GEMM_4X8__SCALAR_NR 8
 #define EDGERT_F32_GEMM_6X16__AVX2_MR 6
 #define EDGERT_F32_GEMM_6X16__AVX2_NR 16
+#define EDGERT_F32_GEMM_8X32__AVX512_MR 8
+#define EDGERT_F32_GEMM_8X32__AVX512_NR 16 /* the AVX2 packing; a tile spans two panels */
 #define EDGERT_F32_GEMM_8X8__NEON_MR 8
 #define EDGERT_F32_GEMM_8X8__NEON_NR 8
 
@@ -57,6 +59,10 @@ void edgert_f32_gemm_4x8__scalar(size_t M, size_t N, size_t K, const float* A, s
 void edgert_f32_gemm_6x16__avx2(size_t M, size_t N, size_t K, const float* A, size_t lda,
                                 const float* packed, float* C, size_t ldc,
                                 const edgert_f32_minmax_params* params);
+/* Needs AVX512F (dispatched where edgert_cpu()->avx512_vnni). */
+void edgert_f32_gemm_8x32__avx512vnni(size_t M, size_t N, size_t K, const float* A, size_t lda,
+                                      const float* packed, float* C, size_t ldc,
+                                      const edgert_f32_minmax_params* params);
 #endif
 
 #if EDGERT_ARCH_ARM64

@@ -148,9 +148,12 @@ static void fill_avx2(void) {
       .qs8 = QS8_AVX2,
   };
   table = avx2;
-  /* The VNNI GEMM, depthwise and stem kernels (their own packings) where the CPU has
-   * AVX512-VNNI. */
+  /* The 512-bit f32 GEMM and the VNNI GEMM, depthwise and stem kernels (their own packings)
+   * where the CPU has AVX512-VNNI. */
   if (edgert_cpu()->avx512_vnni) {
+    table.gemm = edgert_f32_gemm_8x32__avx512vnni; /* same packing (NR 16) as the AVX2 GEMM */
+    table.gemm_mr = EDGERT_F32_GEMM_8X32__AVX512_MR;
+    table.gemm_name = "f32_gemm_8x32__avx512vnni";
     table.qs8.gemm = edgert_qs8_gemm_8x32c4__avx512vnni;
     table.qs8.gemm_mr = EDGERT_QS8_GEMM_8X32C4__AVX512VNNI_MR;
     table.qs8.gemm_layout = (edgert_qs8_gemm_layout)EDGERT_QS8_GEMM_8X32C4__AVX512VNNI_LAYOUT;
