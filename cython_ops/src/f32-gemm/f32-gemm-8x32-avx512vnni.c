@@ -24,6 +24,20 @@
 
 EDGERT_INLINE __mmask16 lanes(size_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
+/* acc[r][j] += A[r, k] * (row k of panel j) for mr rows and np panels. */
+EDGERT_INLINE void k_step(size_t mr, size_t np, const float* a, size_t lda, size_t k, const float* w,
+                          size_t panel_floats, __m512 acc[MR][2]) {
+  __m512 b[2];
+#pragma GCC unroll 2
+  for (size_t j = 0; j < np; j++) b[j] = _mm512_loadu_ps(w + j * panel_floats);
+#pragma GCC unroll 8
+  for (size_t r = 0; r < mr; r++) {
+    const __m512 ak = _mm512_set1_ps(a[r * lda + k]);
+#pragma GCC unroll 2
+    for (size_t j = 0; j < np; j++) acc[r][j] = _mm512_fmadd_ps(ak, b[j], acc[r][j]);
+  }
+}
+
 /* mr rows x np (1 or 2) panels of NR columns, nc live columns in all, KS partial sums. */
 EDGERT_INLINE void tile(size_t mr, size_t np, size_t ks, size_t K, const float* a, size_t lda,
                         const float* w, size_t panel_floats, float* c, size_t ldc, size_t nc,
@@ -38,33 +52,10 @@ EDGERT_INLINE void tile(size_t mr, size_t np, size_t ks, size_t K, const float* 
         acc[s][r][j] = s == 0 ? _mm512_loadu_ps(w + j * panel_floats) : _mm512_setzero_ps(); /* bias */
   w += NR;
   size_t k = 0;
-  for (; k + ks <= K; k += ks) {
+  for (; k + ks <= K; k += ks)
 #pragma GCC unroll 3
-    for (size_t s = 0; s < ks; s++) {
-      __m512 b[2];
-#pragma GCC unroll 2
-      for (size_t j = 0; j < np; j++) b[j] = _mm512_loadu_ps(w + j * panel_floats);
-      w += NR;
-#pragma GCC unroll 8
-      for (size_t r = 0; r < mr; r++) {
-        const __m512 ak = _mm512_set1_ps(a[r * lda + k + s]);
-#pragma GCC unroll 2
-        for (size_t j = 0; j < np; j++) acc[s][r][j] = _mm512_fmadd_ps(ak, b[j], acc[s][r][j]);
-      }
-    }
-  }
-  for (; k < K; k++) {
-    __m512 b[2];
-#pragma GCC unroll 2
-    for (size_t j = 0; j < np; j++) b[j] = _mm512_loadu_ps(w + j * panel_floats);
-    w += NR;
-#pragma GCC unroll 8
-    for (size_t r = 0; r < mr; r++) {
-      const __m512 ak = _mm512_set1_ps(a[r * lda + k]);
-#pragma GCC unroll 2
-      for (size_t j = 0; j < np; j++) acc[0][r][j] = _mm512_fmadd_ps(ak, b[j], acc[0][r][j]);
-    }
-  }
+    for (size_t s = 0; s < ks; s++, w += NR) k_step(mr, np, a, lda, k + s, w, panel_floats, acc[s]);
+  for (; k < K; k++, w += NR) k_step(mr, np, a, lda, k, w, panel_floats, acc[0]);
 #pragma GCC unroll 8
   for (size_t r = 0; r < mr; r++)
 #pragma GCC unroll 2
