@@ -46,11 +46,15 @@ def export(order: int, dim: int, hw: int, path: str) -> np.ndarray:
 
 
 def load_edgert(path: str, threads: int, fused: bool):
+    before = os.environ.get("EDGERT_GNCONV_FUSION")
     os.environ["EDGERT_GNCONV_FUSION"] = "auto" if fused else "never"
     try:
         return edgert.load(path, threads=threads)
     finally:
-        os.environ.pop("EDGERT_GNCONV_FUSION", None)
+        if before is None:
+            del os.environ["EDGERT_GNCONV_FUSION"]
+        else:
+            os.environ["EDGERT_GNCONV_FUSION"] = before
 
 
 def main() -> None:

@@ -1257,13 +1257,18 @@ class _Converter:
         with `quant` when given."""
         if quant is not None:
             values = _quantize(np.asarray(self.const_array(name), np.float64), quant)
-        elif name in self.qconsts and self.qconsts[name].axis is None and self.qconsts[name].values.dtype == np.int8:
-            qc = self.qconsts[name]
-            values, quant = qc.values, make_quant(qc.scale.reshape(-1)[0], int(qc.zero_point.reshape(-1)[0]))
         else:
-            values, quant = _quantize_per_tensor(self.const_array(name))
+            values, quant = self._int8_const(name)
         values = _tfl_array(values.reshape(shape)) if len(shape) else values.reshape(shape)
         return self.b.const(self._unique(name), values.astype(np.int8), quant=quant)
+
+    def _int8_const(self, name: str) -> tuple[np.ndarray, QuantParams]:
+        """(int8 values, quantization) of a constant elementwise operand: its own per-tensor int8
+        values where the QDQ file has them, else quantized per tensor here."""
+        qc = self.qconsts.get(name)
+        if qc is not None and qc.axis is None and qc.values.dtype == np.int8:
+            return qc.values, make_quant(qc.scale.reshape(-1)[0], int(qc.zero_point.reshape(-1)[0]))
+        return _quantize_per_tensor(self.const_array(name))
 
     # -- emission --------------------------------------------------------------------------
 
@@ -1639,26 +1644,30 @@ class _Converter:
             op, b = "MUL", reciprocal
         elif op == "DIV" and ctx.quantized:
             raise UnsupportedOperatorError("Div", node.name, "int8 division by a tensor")
-        ins = [self.operand(ctx, a, len(ys)), self.operand(ctx, b, len(ys))]
         if ctx.quantized and op in ("ADD", "SUB"):
-            ins = [self._fit_add_scale(ctx, name, ref, len(ys)) for name, ref in zip((a, b), ins)]
+            ins = [self._add_operand(ctx, name, len(ys)) for name in (a, b)]
+        else:
+            ins = [self.operand(ctx, a, len(ys)), self.operand(ctx, b, len(ys))]
         y = self.emit(ctx, op, ins, _tfl_shape(ys), fused_activation_function=ctx.activation)
         self.bind(ctx, 0, y)
 
-    def _fit_add_scale(self, ctx: _Ctx, name: str, ref: TensorRef, rank: int) -> TensorRef:
-        """LiteRT's int8 ADD / SUB aborts the process while preparing unless every input scale is
-        below 2^19 x the output scale. A constant operand beyond that (onnxruntime's quantizer
-        gives an all-zero constant, such as an untrained attention bias, scale 1) is re-quantized to
-        a finer scale that holds its values; an activation cannot be."""
+    def _add_operand(self, ctx: _Ctx, name: str, rank: int) -> TensorRef:
+        """operand() of an int8 ADD / SUB. LiteRT aborts the process while preparing one unless
+        every input scale is below 2^19 x the output scale. A constant beyond that (onnxruntime's
+        quantizer gives an all-zero constant, such as an untrained attention bias, scale 1) is
+        quantized to a finer scale that holds its values; an activation cannot be."""
         out_scale = float(ctx.target.scale[0])
         limit = ADD_INPUT_SCALE_LIMIT * out_scale
-        if ref.quant is None or float(ref.quant.scale[0]) < limit:
-            return ref
         value = self.const_array(name)
         if value is None:
-            raise UnsupportedOperatorError(ctx.node.op_type, ctx.node.name,
-                                           f"input '{name}' has int8 scale {float(ref.quant.scale[0]):.3g}, over "
-                                           f"2^19 x the output's {out_scale:.3g}: LiteRT's int8 ADD cannot run it")
+            ref = self.operand(ctx, name, rank)
+            if ref.quant is not None and float(ref.quant.scale[0]) >= limit:
+                raise UnsupportedOperatorError(ctx.node.op_type, ctx.node.name,
+                                               f"input '{name}' has int8 scale {float(ref.quant.scale[0]):.3g}, over "
+                                               f"2^19 x the output's {out_scale:.3g}: LiteRT's int8 ADD cannot run it")
+            return ref
+        if float(self._int8_const(name)[1].scale[0]) < limit:
+            return self.operand(ctx, name, rank)
         value = np.asarray(value, np.float64)
         lo, hi = min(float(value.min()), 0.0), max(float(value.max()), 0.0)
         scale = (hi - lo) / 255.0 if hi > lo else out_scale

@@ -14,17 +14,17 @@ import os
 import numpy as np
 
 from edgert.ir import Graph, Node
-from edgert.passes.match import EDGERT_DOMAIN, is_depthwise, is_pointwise, single_consumer
+from edgert.passes.match import EDGERT_DOMAIN, const_value, is_depthwise, is_op, is_pointwise, single_consumer
 
 MAX_ORDER = 8
 
 
 def _split_sizes(graph: Graph, node: Node) -> list[int] | None:
-    if node.domain != "" or node.op_type != "Split" or node.attr("axis", 0) not in (1, -3):
+    if not is_op(node, "Split") or node.attr("axis", 0) not in (1, -3):
         return None
     sizes = node.attr("split")
-    if sizes is None and len(node.inputs) > 1 and node.inputs[1]:
-        value = graph.constants.get(node.inputs[1])
+    if sizes is None and len(node.inputs) > 1:
+        value = const_value(graph, node.inputs[1])
         sizes = None if value is None else value.reshape(-1).tolist()
     if sizes is None or len(sizes) != len(node.outputs):
         return None
@@ -32,17 +32,18 @@ def _split_sizes(graph: Graph, node: Node) -> list[int] | None:
 
 
 def _is_gate(node: Node | None, a: str, b: str) -> bool:
-    return (node is not None and node.domain == "" and node.op_type == "Mul" and sorted(node.inputs) == sorted([a, b])
+    return (node is not None and is_op(node, "Mul") and sorted(node.inputs) == sorted([a, b])
             and "edgert_clamp" not in node.attrs)
 
 
 def _weights(graph: Graph, conv: Node) -> np.ndarray:
-    return graph.constants[conv.inputs[1]]
+    """A conv's weights (is_pointwise / is_depthwise have checked they are constant)."""
+    return const_value(graph, conv.inputs[1])
 
 
-def _match(graph: Graph, proj_in: Node, users) -> list[Node] | None:
-    """The nodes of one gnConv starting at proj_in, in order [proj_in, split, dw, split2, mul0,
-    (pw, mul) * (order - 1), proj_out], or None."""
+def _match(graph: Graph, proj_in: Node, users) -> tuple[list[Node], list[int], int] | None:
+    """(the nodes of one gnConv starting at proj_in, in order [proj_in, split, dw, split2, mul0,
+    (pw, mul) * (order - 1), proj_out]; its widths dims; its depthwise kernel size), or None."""
     if not is_pointwise(graph, proj_in) or "edgert_clamp" in proj_in.attrs:
         return None
     w_in = _weights(graph, proj_in)
@@ -83,7 +84,7 @@ def _match(graph: Graph, proj_in: Node, users) -> list[Node] | None:
     proj_out = single_consumer(graph, mul.outputs[0], users)
     if proj_out is None or not is_pointwise(graph, proj_out) or _weights(graph, proj_out).shape[:2] != (dim, dim):
         return None
-    return chain + [proj_out]
+    return chain + [proj_out], dims, k
 
 
 def fuse_gnconv(graph: Graph) -> None:
@@ -97,16 +98,17 @@ def fuse_gnconv(graph: Graph) -> None:
     for node in list(graph.nodes):
         if id(node) in removed:
             continue
-        chain = _match(graph, node, users)
-        if chain is None:
+        found = _match(graph, node, users)
+        if found is None:
             continue
-        proj_in, dw, split2, proj_out = chain[0], chain[2], chain[3], chain[-1]
+        chain, dims, k = found
+        proj_in, dw, proj_out = chain[0], chain[2], chain[-1]
         convs = [proj_in, dw] + chain[5:-1:2] + [proj_out]
 
         def wb(conv):
             return [conv.inputs[1], conv.inputs[2] if len(conv.inputs) > 2 else ""]
 
-        attrs = {"dims": _split_sizes(graph, split2), "kernel_size": int(_weights(graph, dw).shape[2])}
+        attrs = {"dims": dims, "kernel_size": int(k)}
         if "edgert_clamp" in proj_out.attrs:
             attrs["edgert_clamp"] = proj_out.attrs["edgert_clamp"]
         fused = Node("GnConv", proj_in.name, [proj_in.inputs[0]] + [n for c in convs for n in wb(c)],

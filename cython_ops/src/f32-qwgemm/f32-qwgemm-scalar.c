@@ -65,7 +65,7 @@ static const edgert_f32_qwgemm_kernels qw_simd = {"neon", edgert_f32_qs8w_gemm__
 
 const edgert_f32_qwgemm_kernels* edgert_f32_qwgemm(void) {
 #if EDGERT_ARCH_X86_64
-  if (edgert_cpu()->avx512_vnni && edgert_cpu()->avx2_fma) return &qw_avx512;
+  if (edgert_cpu()->avx512_vnni) return &qw_avx512; /* implies AVX2 + FMA (edgert/cpu.h) */
   if (edgert_cpu()->avx2_fma) return &qw_simd;
 #elif EDGERT_ARCH_ARM64
   if (edgert_cpu()->neon) return &qw_simd;
